@@ -1,0 +1,188 @@
+// The composition root: the one place that wires storage, services, the
+// member and admin APIs together.
+#include "cmd/node_runtime.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "admin/admin_api.h"
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/version.h"
+#include "node/accounts/account_service.h"
+#include "node/api/member_api.h"
+#include "node/config.h"
+#include "node/http/server.h"
+#include "storage/audit_log.h"
+#include "storage/committer.h"
+#include "storage/env.h"
+#include "storage/schema.h"
+
+namespace hearth {
+namespace {
+
+int Fail(const std::string& message, int code = 1) {
+  std::fprintf(stderr, "hearth: %s\n", message.c_str());
+  return code;
+}
+
+// Runs `work` every `period` until stopped.
+class Periodic {
+ public:
+  Periodic(std::chrono::milliseconds period, std::function<void()> work)
+      : thread_([this, period, work = std::move(work)] {
+          std::unique_lock<std::mutex> lock(mu_);
+          while (!cv_.wait_for(lock, period, [this] { return stop_; })) {
+            lock.unlock();
+            work();
+            lock.lock();
+          }
+        }) {}
+  ~Periodic() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+void BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int RunNode(const DataDir& dir) {
+  auto loaded = LoadConfigFile(dir.ConfigPath());
+  if (!loaded) return Fail(loaded.error().message, 2);
+  const Config& config = loaded->config;
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  for (const auto& w : loaded->warnings) spdlog::warn("{}", w);
+
+  auto lock = DataDirLock::Acquire(dir);
+  if (!lock) return Fail(lock.error().message);
+  auto admin_token = ReadSecretFile(dir.AdminTokenPath());
+  if (!admin_token) return Fail(admin_token.error().message);
+
+  storage::EnvOptions env_options;
+  env_options.max_map_bytes = config.max_store_mb << 20;
+  env_options.initial_map_bytes = std::min<std::uint64_t>(
+      env_options.initial_map_bytes, env_options.max_map_bytes);
+  auto env_result = storage::Env::Open(dir.StorePath(), env_options);
+  if (!env_result) return Fail(env_result.error().message);
+  storage::Env& env = **env_result;
+  std::vector<std::string> migrations;
+  if (auto s = storage::Migrate(env, &migrations); !s)
+    return Fail(s.error().message);
+  for (const auto& m : migrations) spdlog::info("store migrated: {}", m);
+  if (auto s = storage::ClaimServerName(env, config.server_name); !s)
+    return Fail(s.error().message + " (check node.server_name in " +
+                dir.ConfigPath() + ")");
+
+  auto account_store = AccountStore::Open(env);
+  if (!account_store) return Fail(account_store.error().message);
+  auto audit = storage::AuditLog::Open(env);
+  if (!audit) return Fail(audit.error().message);
+
+  SystemClock clock;
+  Metrics metrics;
+  storage::Committer committer(env);
+  unsigned cores = std::max(2u, std::thread::hardware_concurrency());
+  PasswordHasher hasher(config.password, cores);
+  ThrottleOptions throttle_options;
+  throttle_options.free_failures_per_handle = config.login_free_failures;
+  LoginThrottle throttle(clock, throttle_options);
+  AccountService accounts(
+      env, committer, *account_store, *audit, hasher, throttle, clock,
+      AccountsOptions{config.server_name, config.registration,
+                      config.session_ttl_hours * 3600 * 1000});
+
+  metrics.Gauge("hearth_lmdb_map_bytes", "LMDB map size in bytes.",
+                [&env] { return double(env.Stats().map_bytes); });
+  metrics.Gauge("hearth_lmdb_used_bytes", "LMDB pages in use, in bytes.",
+                [&env] { return double(env.Stats().used_bytes); });
+  metrics.Gauge("hearth_storage_commits",
+                "Durable LMDB commits (group commit batches).",
+                [&committer] { return double(committer.commits()); });
+  metrics.Gauge("hearth_storage_changes", "Changes committed.",
+                [&committer] { return double(committer.changes()); });
+  metrics.Gauge("hearth_login_throttle_entries",
+                "Handles and addresses with recent failed logins.",
+                [&throttle] { return double(throttle.size()); });
+
+  http::Router member_router;
+  AddMemberApi(member_router,
+               NodeInfo{config.server_name, config.registration,
+                        config.crisis_resources},
+               accounts);
+  http::Router admin_router;
+  AddAdminApi(admin_router,
+              AdminDeps{*admin_token, accounts, env, *audit, metrics});
+
+  http::Server member(
+      http::ServerOptions{.name = "member",
+                          .host = config.listen.host,
+                          .port = config.listen.port,
+                          .threads = config.http_threads,
+                          .max_body_bytes = config.max_body_bytes},
+      std::move(member_router), metrics);
+  http::Server admin(http::ServerOptions{.name = "admin",
+                                         .host = config.admin_listen.host,
+                                         .port = config.admin_listen.port,
+                                         .threads = 4,
+                                         .max_body_bytes = 64 << 10},
+                     std::move(admin_router), metrics);
+  if (auto s = member.Bind(); !s) return Fail(s.error().message);
+  if (auto s = admin.Bind(); !s) return Fail(s.error().message);
+
+  std::thread member_thread([&] { member.Serve(); });
+  std::thread admin_thread([&] { admin.Serve(); });
+  auto sweeper = std::make_unique<Periodic>(std::chrono::hours(1), [&] {
+    auto n = accounts.SweepExpiredSessions();
+    if (!n) spdlog::warn("session sweep: {}", n.error().message);
+  });
+  spdlog::info("{} {} serving {} on {}:{} (admin {}:{}), registration {}",
+               kSoftware, kVersion, config.server_name, config.listen.host,
+               member.port(), config.admin_listen.host, admin.port(),
+               ToString(config.registration));
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("received {}, shutting down",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT");
+
+  // Stop accepting; httplib finishes the requests in flight before
+  // listen_after_bind() returns. Then the store closes (Env's destructor).
+  member.Stop();
+  admin.Stop();
+  member_thread.join();
+  admin_thread.join();
+  sweeper.reset();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace hearth

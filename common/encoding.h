@@ -1,0 +1,29 @@
+// Byte encodings used on the wire and in keys. All base64 here is unpadded
+// (the Matrix convention that Hearth follows); decoders accept only
+// canonical unpadded input.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace hearth {
+
+std::string Base64Encode(std::string_view bytes);     // standard alphabet
+std::string Base64UrlEncode(std::string_view bytes);  // URL-safe alphabet
+std::optional<std::string> Base64Decode(std::string_view text);
+std::optional<std::string> Base64UrlDecode(std::string_view text);
+
+std::string HexEncode(std::string_view bytes);
+std::optional<std::string> HexDecode(std::string_view text);
+
+// Big-endian fixed-width integers, so that keys sort numerically.
+std::string EncodeU64BE(std::uint64_t v);
+std::optional<std::uint64_t> DecodeU64BE(std::string_view bytes);
+
+// Percent-decoding of one path segment. Returns nullopt on a bad escape or
+// on a decoded '/' or NUL, which no id may contain.
+std::optional<std::string> PercentDecodeSegment(std::string_view segment);
+
+}  // namespace hearth

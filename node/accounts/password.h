@@ -1,0 +1,44 @@
+// Argon2id password hashing. Hashes are PHC strings
+// ($argon2id$v=19$m=..,t=..,p=..$salt$hash), so each records the parameters
+// it was made with and old hashes verify after the parameters change.
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+#include "node/config.h"
+
+namespace hearth {
+
+class PasswordHasher {
+ public:
+  // At most `max_concurrent` hashes run at once: each takes `memory_kib` of
+  // memory and a core, so unbounded concurrency would exhaust both.
+  PasswordHasher(PasswordParams params, unsigned max_concurrent);
+
+  Result<std::string> Hash(std::string_view password);
+  // False for a wrong password or an unparseable hash.
+  bool Verify(std::string_view encoded, std::string_view password);
+  // True if `encoded` was made with parameters other than the current ones.
+  bool NeedsRehash(std::string_view encoded) const;
+
+  // Runs one verification against a fixed hash, so that a login for an
+  // unknown handle costs what a real one does.
+  void BurnVerify(std::string_view password);
+
+ private:
+  class Slot;
+  PasswordParams params_;
+  unsigned free_slots_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::string dummy_hash_;
+};
+
+// Passwords: 8 to 1024 bytes of UTF-8.
+Status ValidatePassword(std::string_view password);
+
+}  // namespace hearth

@@ -1,0 +1,170 @@
+#include "node/http/server.h"
+
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "node/http/errors.h"
+
+namespace hearth::http {
+namespace {
+
+void WriteError(const Error& error, httplib::Response& res) {
+  res.status = StatusFor(error.kind);
+  res.set_content(ErrorBody(error), "application/json");
+  if (error.kind == ErrorKind::kRateLimited)
+    res.set_header("Retry-After",
+                   std::to_string((error.retry_after_ms + 999) / 1000));
+  if (error.kind == ErrorKind::kUnauthenticated)
+    res.set_header("WWW-Authenticate", "Bearer");
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options, Router router, Metrics& metrics)
+    : options_(std::move(options)),
+      router_(std::move(router)),
+      metrics_(metrics) {
+  metrics_.Describe("hearth_http_requests_total", "counter",
+                    "HTTP requests by listener, route, method and status.");
+  metrics_.Describe("hearth_http_request_duration_seconds", "histogram",
+                    "HTTP request latency by listener and route.");
+
+  int threads = options_.threads;
+  server_.new_task_queue = [threads] {
+    return new httplib::ThreadPool(threads);
+  };
+  server_.set_tcp_nodelay(true);
+  server_.set_keep_alive_max_count(options_.keep_alive_max_requests);
+  server_.set_keep_alive_timeout(options_.keep_alive_timeout_s);
+  server_.set_read_timeout(options_.read_timeout_s, 0);
+  server_.set_write_timeout(options_.write_timeout_s, 0);
+  server_.set_payload_max_length(options_.max_body_bytes);
+  // httplib's default sets SO_REUSEPORT, which lets a second process bind
+  // the same port and take a share of the connections. Only SO_REUSEADDR.
+  server_.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+
+  auto handler = [this](const httplib::Request& req, httplib::Response& res) {
+    Dispatch(req, res);
+  };
+  server_.Get(".*", handler);
+  server_.Post(".*", handler);
+  server_.Put(".*", handler);
+  server_.Patch(".*", handler);
+  server_.Delete(".*", handler);
+  server_.Options(".*", handler);
+  // A request with neither Content-Length nor Transfer-Encoding has no body
+  // (RFC 9112 6.3), but httplib would read POST/PUT/PATCH bodies until the
+  // read timeout. Dispatch those at once with the empty body.
+  server_.set_pre_routing_handler(
+      [this](const httplib::Request& req, httplib::Response& res) {
+        bool body_method = req.method == "POST" || req.method == "PUT" ||
+                           req.method == "PATCH";
+        if (body_method && !req.has_header("Content-Length") &&
+            !req.has_header("Transfer-Encoding")) {
+          Dispatch(req, res);
+          return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+      });
+
+  // Responses that httplib makes itself (413 body too large, 400 bad
+  // request line, ...) get our JSON body too.
+  server_.set_error_handler(httplib::Server::HandlerWithResponse(
+      [](const httplib::Request&, httplib::Response& res) {
+        if (!res.body.empty())
+          return httplib::Server::HandlerResponse::Unhandled;
+        res.set_content(ErrorBody(ErrorForStatus(res.status)),
+                        "application/json");
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  server_.set_exception_handler(
+      [name = options_.name](const httplib::Request& req,
+                             httplib::Response& res, std::exception_ptr ep) {
+        std::string what = "unknown";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        spdlog::error("{}: {} {}: exception: {}", name, req.method, req.path,
+                      what);
+        WriteError(Error::Internal(what), res);
+      });
+}
+
+Server::~Server() { Stop(); }
+
+Status Server::Bind() {
+  errno = 0;
+  if (options_.port == 0) {
+    port_ = server_.bind_to_any_port(options_.host);
+    if (port_ > 0) return Ok();
+  } else if (server_.bind_to_port(options_.host, options_.port)) {
+    port_ = options_.port;
+    return Ok();
+  }
+  int err = errno;
+  std::string why = err == EADDRINUSE      ? "address already in use"
+                    : err == EACCES        ? "permission denied"
+                    : err == EADDRNOTAVAIL ? "address not available here"
+                    : err != 0             ? std::strerror(err)
+                                           : "cannot bind";
+  return Error::Invalid("listen_failed",
+                        "cannot listen on " + options_.host + ":" +
+                            std::to_string(options_.port) + " (" +
+                            options_.name + " listener): " + why);
+}
+
+void Server::Serve() { server_.listen_after_bind(); }
+
+void Server::Stop() {
+  if (server_.is_running()) server_.stop();
+}
+
+void Server::Dispatch(const httplib::Request& req, httplib::Response& res) {
+  auto start = std::chrono::steady_clock::now();
+  std::string route = "unmatched";
+  auto match = router_.Find(req.method, req.path);
+  if (!match) {
+    WriteError(match.error(), res);
+  } else {
+    route = match->route->pattern;
+    Request request{req, std::move(match->params), req.remote_addr};
+    Result<Reply> reply = match->route->handler(request);
+    if (reply) {
+      res.status = reply->status;
+      res.set_content(std::move(reply->body), reply->content_type);
+    } else {
+      const Error& e = reply.error();
+      if (e.kind == ErrorKind::kInternal) {
+        spdlog::error("{}: {} {}: {}", options_.name, req.method, route,
+                      e.message);
+      }
+      WriteError(e, res);
+    }
+  }
+  res.set_header("Cache-Control", "no-store");
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  metrics_.Add("hearth_http_requests_total",
+               {{"listener", options_.name},
+                {"route", route},
+                {"method", req.method},
+                {"status", std::to_string(res.status)}});
+  metrics_.Observe("hearth_http_request_duration_seconds",
+                   {{"listener", options_.name}, {"route", route}}, seconds);
+  spdlog::debug("{}: {} {} -> {} ({:.2f} ms)", options_.name, req.method, route,
+                res.status, seconds * 1000);
+}
+
+}  // namespace hearth::http

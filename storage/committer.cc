@@ -1,0 +1,58 @@
+#include "storage/committer.h"
+
+#include <vector>
+
+namespace hearth::storage {
+
+Status Committer::Run(const Change& change) {
+  Writer self;
+  self.change = &change;
+  std::unique_lock<std::mutex> lock(mu_);
+  queue_.push_back(&self);
+  self.cv.wait(lock, [&] { return self.done || queue_.front() == &self; });
+  if (self.done) return self.result;
+
+  // This thread leads: take a batch and commit it outside the lock, so more
+  // writers can queue up for the next batch meanwhile.
+  size_t n = std::min(queue_.size(), max_batch_);
+  std::vector<Writer*> batch(queue_.begin(), queue_.begin() + n);
+  lock.unlock();
+
+  Status commit = env_.Update([&](WriteTxn& txn) -> Status {
+    for (Writer* w : batch) {
+      HEARTH_ASSIGN_OR_RETURN(WriteTxn child, txn.BeginNested());
+      w->result = (*w->change)(child);
+      if (w->result) {
+        HEARTH_RETURN_IF_ERROR(child.Commit());
+      } else if (IsMapFull(w->result.error())) {
+        return w->result.error();  // grow and run the whole batch again
+      }
+      // Otherwise `child` aborts here and takes only this change with it.
+    }
+    return Ok();
+  });
+
+  lock.lock();
+  ++commits_;
+  changes_ += n;
+  for (Writer* w : batch) {
+    if (!commit) w->result = commit;
+    w->done = true;
+    queue_.pop_front();
+    if (w != &self) w->cv.notify_one();
+  }
+  if (!queue_.empty()) queue_.front()->cv.notify_one();
+  return self.result;
+}
+
+std::uint64_t Committer::commits() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return commits_;
+}
+
+std::uint64_t Committer::changes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return changes_;
+}
+
+}  // namespace hearth::storage

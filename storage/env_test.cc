@@ -1,0 +1,179 @@
+#include "storage/env.h"
+
+#include <gtest/gtest.h>
+
+#include "storage/table.h"
+#include "storage/txn.h"
+#include "tests/support/temp_dir.h"
+
+namespace hearth::storage {
+namespace {
+
+struct Note {
+  std::string text;
+  std::uint64_t n = 0;
+  template <class A>
+  void serialize(A& ar, std::uint32_t) {
+    ar(text, n);
+  }
+};
+
+class EnvTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open({}); }
+  void Open(EnvOptions options) {
+    env_.reset();
+    auto env = Env::Open(dir_.path(), options);
+    ASSERT_TRUE(env) << env.error().message;
+    env_ = std::move(env).value();
+    auto t = Table<Note>::Open(*env_, "notes");
+    ASSERT_TRUE(t);
+    notes_ = *t;
+  }
+  std::optional<Note> Read(const std::string& key) {
+    auto txn = env_->BeginRead();
+    EXPECT_TRUE(txn);
+    auto v = notes_.Get(*txn, key);
+    EXPECT_TRUE(v);
+    return *v;
+  }
+
+  hearth::testing::TempDir dir_;
+  std::unique_ptr<Env> env_;
+  Table<Note> notes_;
+};
+
+TEST_F(EnvTest, CommittedWritesAreVisibleAndSurviveReopen) {
+  ASSERT_TRUE(env_->Update([&](WriteTxn& txn) {
+    return notes_.Put(txn, "k", Note{"hello", 7});
+  }));
+  EXPECT_EQ(Read("k")->text, "hello");
+  Open({});
+  auto n = Read("k");
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->n, 7u);
+}
+
+TEST_F(EnvTest, UncommittedTransactionAbortsInItsDestructor) {
+  {
+    auto txn = env_->BeginWrite();
+    ASSERT_TRUE(txn);
+    ASSERT_TRUE(notes_.Put(*txn, "k", Note{"lost", 1}));
+  }
+  EXPECT_FALSE(Read("k"));
+  // A failing Update leaves nothing behind either.
+  Status s = env_->Update([&](WriteTxn& txn) -> Status {
+    HEARTH_RETURN_IF_ERROR(notes_.Put(txn, "k", Note{"lost", 1}));
+    return Error::Invalid("nope", "changed my mind");
+  });
+  EXPECT_FALSE(s);
+  EXPECT_FALSE(Read("k"));
+}
+
+TEST_F(EnvTest, InsertRefusesExistingKeys) {
+  ASSERT_TRUE(env_->Update([&](WriteTxn& txn) {
+    return notes_.Insert(txn, "k", Note{"a", 1});
+  }));
+  Status s = env_->Update([&](WriteTxn& txn) {
+    return notes_.Insert(txn, "k", Note{"b", 2});
+  });
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().reason, "exists");
+  EXPECT_EQ(Read("k")->text, "a");
+}
+
+TEST_F(EnvTest, NestedTransactionAbortTakesOnlyItsOwnWrites) {
+  ASSERT_TRUE(env_->Update([&](WriteTxn& txn) -> Status {
+    HEARTH_RETURN_IF_ERROR(notes_.Put(txn, "outer", Note{"kept", 1}));
+    {
+      auto child = txn.BeginNested();
+      EXPECT_TRUE(child);
+      HEARTH_RETURN_IF_ERROR(notes_.Put(*child, "inner", Note{"gone", 2}));
+    }  // aborted
+    auto child = txn.BeginNested();
+    EXPECT_TRUE(child);
+    HEARTH_RETURN_IF_ERROR(notes_.Put(*child, "inner2", Note{"kept", 3}));
+    return child->Commit();
+  }));
+  EXPECT_TRUE(Read("outer"));
+  EXPECT_FALSE(Read("inner"));
+  EXPECT_TRUE(Read("inner2"));
+}
+
+TEST_F(EnvTest, CursorWalksKeysInOrder) {
+  ASSERT_TRUE(env_->Update([&](WriteTxn& txn) -> Status {
+    for (std::string k : {"b", "d", "a", "c"})
+      HEARTH_RETURN_IF_ERROR(notes_.Put(txn, k, Note{k, 0}));
+    return Ok();
+  }));
+  auto txn = env_->BeginRead();
+  ASSERT_TRUE(txn);
+  auto c = Cursor::Open(*txn, notes_.dbi());
+  ASSERT_TRUE(c);
+  std::string seen;
+  for (auto more = c->Seek("b"); more && *more; more = c->Next())
+    seen += std::string(c->key());
+  EXPECT_EQ(seen, "bcd");
+  ASSERT_TRUE(*c->Last());
+  EXPECT_EQ(c->key(), "d");
+}
+
+TEST_F(EnvTest, FullMapGrowsInsteadOfFailing) {
+  EnvOptions small;
+  small.initial_map_bytes = 256 << 10;  // 256 KiB
+  small.max_map_bytes = 64 << 20;
+  hearth::testing::TempDir other;
+  auto env = Env::Open(other.path(), small);
+  ASSERT_TRUE(env);
+  auto t = Table<Note>::Open(**env, "notes");
+  ASSERT_TRUE(t);
+  std::string big(4000, 'x');
+  // 8 MiB in 2,000 records, 100 per transaction: far past 256 KiB.
+  for (int batch = 0; batch < 20; ++batch) {
+    Status s = (*env)->Update([&](WriteTxn& txn) -> Status {
+      for (int i = 0; i < 100; ++i) {
+        HEARTH_RETURN_IF_ERROR(
+            t->Put(txn, "k" + std::to_string(batch * 100 + i), Note{big, 0}));
+      }
+      return Ok();
+    });
+    ASSERT_TRUE(s) << s.error().message;
+  }
+  EXPECT_GE((*env)->Stats().map_bytes, std::uint64_t(8) << 20);
+  auto txn = (*env)->BeginRead();
+  ASSERT_TRUE(txn);
+  auto last = t->Get(*txn, "k1999");
+  ASSERT_TRUE(last && *last);
+}
+
+TEST_F(EnvTest, GrowthStopsAtTheConfiguredMaximum) {
+  EnvOptions tiny;
+  tiny.initial_map_bytes = 256 << 10;
+  tiny.max_map_bytes = 512 << 10;
+  hearth::testing::TempDir other;
+  auto env = Env::Open(other.path(), tiny);
+  ASSERT_TRUE(env);
+  auto t = Table<Note>::Open(**env, "notes");
+  ASSERT_TRUE(t);
+  Status s = (*env)->Update([&](WriteTxn& txn) -> Status {
+    for (int i = 0; i < 1000; ++i)
+      HEARTH_RETURN_IF_ERROR(t->Put(txn, "k" + std::to_string(i),
+                                    Note{std::string(4000, 'x'), 0}));
+    return Ok();
+  });
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().reason, "storage_full");
+}
+
+TEST_F(EnvTest, CorruptRecordIsAnErrorNotACrash) {
+  ASSERT_TRUE(env_->Update(
+      [&](WriteTxn& txn) { return txn.Put(notes_.dbi(), "bad", "\x01\x02"); }));
+  auto txn = env_->BeginRead();
+  ASSERT_TRUE(txn);
+  auto v = notes_.Get(*txn, "bad");
+  ASSERT_FALSE(v);
+  EXPECT_NE(v.error().message.find("corrupt record"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hearth::storage

@@ -1,0 +1,23 @@
+// A temporary directory removed with its contents on destruction.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace hearth::testing {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace hearth::testing
