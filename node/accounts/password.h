@@ -1,12 +1,14 @@
 // Argon2id password hashing. Hashes are PHC strings
-// ($argon2id$v=19$m=..,t=..,p=..$salt$hash), so each records the parameters
-// it was made with and old hashes verify after the parameters change.
+// ($argon2id$v=19$m=..,t=..,p=..$salt$hash, unpadded base64, as libargon2's
+// own encoder writes them), so each records the parameters it was made with
+// and old hashes verify after the parameters change.
 #pragma once
 
 #include <condition_variable>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 #include "node/config.h"
@@ -16,7 +18,8 @@ namespace hearth {
 class PasswordHasher {
  public:
   // At most `max_concurrent` hashes run at once: each takes `memory_kib` of
-  // memory and a core, so unbounded concurrency would exhaust both.
+  // memory and a core, so unbounded concurrency would exhaust both. Each
+  // slot keeps its buffer, so steady memory is max_concurrent × memory_kib.
   PasswordHasher(PasswordParams params, unsigned max_concurrent);
 
   Result<std::string> Hash(std::string_view password);
@@ -31,8 +34,16 @@ class PasswordHasher {
 
  private:
   class Slot;
+  // Argon2id of `password` with `params`, run in a slot.
+  static std::string Encode(const PasswordParams& params, std::string_view salt,
+                            std::string_view hash);
+  Result<std::string> Compute(const PasswordParams& params,
+                              std::string_view password, std::string_view salt,
+                              size_t hash_len);
+
   PasswordParams params_;
-  unsigned free_slots_;
+  std::vector<std::string> arenas_;  // one reusable buffer per slot
+  std::vector<size_t> free_;         // indexes of free slots
   std::mutex mu_;
   std::condition_variable cv_;
   std::string dummy_hash_;

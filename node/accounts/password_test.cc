@@ -1,5 +1,6 @@
 #include "node/accounts/password.h"
 
+#include <argon2.h>
 #include <gtest/gtest.h>
 
 namespace hearth {
@@ -38,6 +39,41 @@ TEST(PasswordTest, Validation) {
   EXPECT_TRUE(ValidatePassword("eight ch"));
   EXPECT_TRUE(ValidatePassword(std::string(1024, 'x')));
   EXPECT_FALSE(ValidatePassword(std::string(1025, 'x')));
+}
+
+}  // namespace
+}  // namespace hearth
+
+namespace hearth {
+namespace {
+
+TEST(PasswordTest, VerifiesHashesMadeByLibargon2sOwnEncoder) {
+  // Compatibility with hashes written by argon2id_hash_encoded (and so by
+  // any tool that follows the PHC format).
+  const char* salt = "somesaltsomesalt";
+  char encoded[256];
+  ASSERT_EQ(argon2id_hash_encoded(1, 256, 1, "pass word", 9, salt, 16, 32,
+                                  encoded, sizeof encoded),
+            ARGON2_OK);
+  PasswordHasher h(Cheap(), 1);
+  EXPECT_TRUE(h.Verify(encoded, "pass word"));
+  EXPECT_FALSE(h.Verify(encoded, "pass worc"));
+  // And libargon2 verifies ours.
+  auto ours = h.Hash("pass word");
+  ASSERT_TRUE(ours);
+  EXPECT_EQ(argon2id_verify(ours->c_str(), "pass word", 9), ARGON2_OK);
+}
+
+TEST(PasswordTest, MalformedHashesNeverVerify) {
+  PasswordHasher h(Cheap(), 1);
+  for (const char* bad : {"", "$argon2i$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaA",
+                          "$argon2id$v=16$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaA",
+                          "$argon2id$v=19$m=x,t=1,p=1$c2FsdHNhbHQ$aGFzaA",
+                          "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$",
+                          "$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ=$aGFzaA"}) {
+    EXPECT_FALSE(h.Verify(bad, "anything")) << bad;
+    EXPECT_TRUE(h.NeedsRehash(bad)) << bad;
+  }
 }
 
 }  // namespace

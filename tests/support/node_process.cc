@@ -198,6 +198,7 @@ std::string NodeProcess::log() const { return ReadFile(log_path_); }
 std::unique_ptr<httplib::Client> NodeProcess::Client() const {
   auto c = std::make_unique<httplib::Client>("127.0.0.1", port_);
   c->set_keep_alive(true);
+  c->set_tcp_nodelay(true);  // see bench/bench_util.cc
   c->set_connection_timeout(5, 0);
   c->set_read_timeout(30, 0);
   return c;

@@ -66,6 +66,7 @@ class NodeProcess {
   // SIGKILL and reap.
   void Kill();
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
   int port() const { return port_; }
   int admin_port() const { return admin_port_; }
