@@ -96,13 +96,14 @@ int RunNode(const DataDir& dir) {
   auto env_result = storage::Env::Open(dir.StorePath(), env_options);
   if (!env_result) return Fail(env_result.error().message);
   storage::Env& env = **env_result;
+  // Refuse another node's store before touching it.
+  if (auto s = storage::ClaimServerName(env, config.server_name); !s)
+    return Fail(s.error().message + " (check node.server_name in " +
+                dir.ConfigPath() + ")");
   std::vector<std::string> migrations;
   if (auto s = storage::Migrate(env, &migrations); !s)
     return Fail(s.error().message);
   for (const auto& m : migrations) spdlog::info("store migrated: {}", m);
-  if (auto s = storage::ClaimServerName(env, config.server_name); !s)
-    return Fail(s.error().message + " (check node.server_name in " +
-                dir.ConfigPath() + ")");
 
   auto account_store = AccountStore::Open(env);
   if (!account_store) return Fail(account_store.error().message);
@@ -126,11 +127,14 @@ int RunNode(const DataDir& dir) {
                 [&env] { return double(env.Stats().map_bytes); });
   metrics.Gauge("hearth_lmdb_used_bytes", "LMDB pages in use, in bytes.",
                 [&env] { return double(env.Stats().used_bytes); });
-  metrics.Gauge("hearth_storage_commits",
-                "Durable LMDB commits (group commit batches).",
-                [&committer] { return double(committer.commits()); });
-  metrics.Gauge("hearth_storage_changes", "Changes committed.",
-                [&committer] { return double(committer.changes()); });
+  metrics.Gauge(
+      "hearth_storage_commits_total",
+      "Durable LMDB commits of group-commit batches.",
+      [&committer] { return double(committer.commits()); }, "counter");
+  metrics.Gauge(
+      "hearth_storage_changes_total",
+      "Changes made durable through group commit.",
+      [&committer] { return double(committer.changes()); }, "counter");
   metrics.Gauge("hearth_login_throttle_entries",
                 "Handles and addresses with recent failed logins.",
                 [&throttle] { return double(throttle.size()); });
@@ -149,7 +153,8 @@ int RunNode(const DataDir& dir) {
                           .host = config.listen.host,
                           .port = config.listen.port,
                           .threads = config.http_threads,
-                          .max_body_bytes = config.max_body_bytes},
+                          .max_body_bytes = config.max_body_bytes,
+                          .trusted_proxies = config.trusted_proxies},
       std::move(member_router), metrics);
   http::Server admin(http::ServerOptions{.name = "admin",
                                          .host = config.admin_listen.host,

@@ -40,6 +40,12 @@ std::optional<std::string> Decode(std::string_view in, const char* alphabet) {
   std::array<int, 256> rev;
   rev.fill(-1);
   for (int i = 0; i < 64; ++i) rev[uint8_t(alphabet[i])] = i;
+  // Padding is accepted (Matrix asks decoders to) but only as padding.
+  if (in.size() % 4 == 0 && !in.empty()) {
+    size_t pad = 0;
+    while (pad < 2 && in[in.size() - 1 - pad] == '=') ++pad;
+    in.remove_suffix(pad);
+  }
   if (in.size() % 4 == 1) return std::nullopt;
   std::string out;
   out.reserve(in.size() * 3 / 4);
@@ -55,8 +61,8 @@ std::optional<std::string> Decode(std::string_view in, const char* alphabet) {
       out += char((acc >> bits) & 0xff);
     }
   }
-  // Canonical form: the unused low bits of the last character are zero.
-  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+  // The unused low bits of the last character are ignored, as most
+  // decoders do: Matrix's own test seed has them set.
   return out;
 }
 

@@ -1,6 +1,6 @@
-// Byte encodings used on the wire and in keys. All base64 here is unpadded
-// (the Matrix convention that Hearth follows); decoders accept only
-// canonical unpadded input.
+// Byte encodings used on the wire and in keys. Base64 is written unpadded
+// (the Matrix convention that Hearth follows); decoders also accept
+// padding, and ignore unused trailing bits, as Matrix asks of them.
 #pragma once
 
 #include <cstdint>

@@ -18,10 +18,13 @@ TEST(EncodingTest, Base64IsUnpaddedAndRoundTrips) {
   }
 }
 
-TEST(EncodingTest, Base64RejectsPaddingAndNonCanonicalInput) {
-  EXPECT_FALSE(Base64Decode("Zg=="));
-  EXPECT_FALSE(Base64Decode("Z"));    // impossible length
-  EXPECT_FALSE(Base64Decode("Zh"));   // stray low bits
+TEST(EncodingTest, Base64DecodingIsLenientOnlyWhereMatrixAsks) {
+  EXPECT_EQ(Base64Decode("Zg=="), "f");  // padding accepted
+  EXPECT_EQ(Base64Decode("Zh"), "f");    // unused low bits ignored
+  EXPECT_FALSE(Base64Decode("Zg="));     // padding that does not pad
+  EXPECT_FALSE(Base64Decode("Z=="));
+  EXPECT_FALSE(Base64Decode("Z"));  // impossible length
+  EXPECT_FALSE(Base64Decode("Zg=a"));
   EXPECT_FALSE(Base64Decode("-_8"));  // URL alphabet in standard
   EXPECT_FALSE(Base64UrlDecode("+/8"));
 }

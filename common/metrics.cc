@@ -88,10 +88,10 @@ void Metrics::Observe(const std::string& name, const Labels& labels,
 }
 
 void Metrics::Gauge(const std::string& name, const std::string& help,
-                    std::function<double()> read) {
+                    std::function<double()> read, const std::string& type) {
   std::lock_guard<std::mutex> lock(mu_);
   Family& f = families_[name];
-  f.type = "gauge";
+  f.type = type;
   f.help = help;
   f.read = std::move(read);
 }

@@ -27,9 +27,9 @@ class Metrics {
   void Observe(const std::string& name, const Labels& labels, double value);
   void SetBuckets(const std::string& name, std::vector<double> bounds);
 
-  // A gauge read when rendering.
+  // A value read when rendering: a gauge, or a counter kept elsewhere.
   void Gauge(const std::string& name, const std::string& help,
-             std::function<double()> read);
+             std::function<double()> read, const std::string& type = "gauge");
 
   std::string Render() const;
 

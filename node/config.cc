@@ -1,6 +1,10 @@
 #include "node/config.h"
 
+#include <arpa/inet.h>
 #include <toml++/toml.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -115,7 +119,7 @@ Status ParseInto(const toml::table& root, const std::string& source,
   if (node == nullptr) return r.Fail("node", "missing section [node]");
   r.WarnUnknown(*node, "node.",
                 {"server_name", "listen", "admin_listen", "registration",
-                 "http_threads", "max_body_bytes"},
+                 "http_threads", "max_body_bytes", "trusted_proxies"},
                 out.warnings);
   HEARTH_RETURN_IF_ERROR(r.String(node, "node", "server_name", c.server_name));
   if (c.server_name.empty()) return r.Fail("node.server_name", "is required");
@@ -153,6 +157,24 @@ Status ParseInto(const toml::table& root, const std::string& source,
   HEARTH_RETURN_IF_ERROR(
       r.Int(node, "node", "max_body_bytes", 1024, 64 << 20, v));
   c.max_body_bytes = std::uint64_t(v);
+  if (const toml::node* n = node->get("trusted_proxies")) {
+    const toml::array* arr = n->as_array();
+    if (arr == nullptr)
+      return r.Fail("node.trusted_proxies",
+                    "expected a list of addresses, like [\"127.0.0.1\"]");
+    for (const auto& item : *arr) {
+      if (!item.is_string())
+        return r.Fail("node.trusted_proxies", "expected strings");
+      std::string addr = item.as_string()->get();
+      in6_addr buf;
+      if (inet_pton(AF_INET, addr.c_str(), &buf) != 1 &&
+          inet_pton(AF_INET6, addr.c_str(), &buf) != 1) {
+        return r.Fail("node.trusted_proxies",
+                      "\"" + addr + "\" is not an IP address");
+      }
+      c.trusted_proxies.push_back(addr);
+    }
+  }
 
   const toml::table* fed = r.Section("federation", status);
   HEARTH_RETURN_IF_ERROR(status);
@@ -192,6 +214,13 @@ Status ParseInto(const toml::table& root, const std::string& source,
     HEARTH_RETURN_IF_ERROR(
         r.Int(acc, "accounts", "password_parallelism", 1, 16, v));
     c.password.parallelism = std::uint32_t(v);
+    if (c.password.memory_kib < 8 * c.password.parallelism) {
+      return r.Fail("accounts.password_memory_kib",
+                    "Argon2 needs at least 8 KiB per lane: " +
+                        std::to_string(8 * c.password.parallelism) +
+                        " for password_parallelism = " +
+                        std::to_string(c.password.parallelism));
+    }
     v = c.login_free_failures;
     HEARTH_RETURN_IF_ERROR(
         r.Int(acc, "accounts", "login_free_failures", 1, 1000, v));
@@ -345,7 +374,11 @@ std::string InitialConfigText(const std::string& server_name,
        "# one while it is open.\n"
        "# http_threads = 64\n"
        "# Largest accepted request body for the member API, in bytes.\n"
-       "# max_body_bytes = 1048576\n\n"
+       "# max_body_bytes = 1048576\n"
+       "# Reverse proxies (TLS terminators) whose X-Forwarded-For header\n"
+       "# names the client, e.g. [\"127.0.0.1\"]. Login throttling counts\n"
+       "# per client address, so set this when a proxy is in front.\n"
+       "# trusted_proxies = []\n\n"
        "[federation]\n"
        "# allowlist: only peers an admin trusted | open: anyone not blocked\n"
        "mode = \"allowlist\"\n"

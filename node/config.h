@@ -45,6 +45,8 @@ struct Config {
   Registration registration = Registration::kInvite;
   int http_threads = 64;                   // member listener pool
   std::uint64_t max_body_bytes = 1 << 20;  // member API request bodies
+  // Addresses of reverse proxies whose X-Forwarded-For is believed.
+  std::vector<std::string> trusted_proxies;
   // [federation]
   FederationMode federation_mode = FederationMode::kAllowlist;
   bool allow_http = false;

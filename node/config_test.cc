@@ -141,3 +141,32 @@ TEST(ConfigTest, HostPortParsing) {
 
 }  // namespace
 }  // namespace hearth
+
+namespace hearth {
+namespace {
+
+TEST(ConfigTest, TrustedProxiesAreIpAddresses) {
+  auto r = Parse(
+      "[node]\nserver_name = \"a.test\"\ntrusted_proxies = [\"127.0.0.1\", "
+      "\"::1\"]\n");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->config.trusted_proxies.size(), 2u);
+  EXPECT_EQ(ErrorOf("[node]\nserver_name = \"a.test\"\ntrusted_proxies = "
+                    "[\"proxy.local\"]\n"),
+            "hearth.toml: node.trusted_proxies: \"proxy.local\" is not an IP "
+            "address");
+  EXPECT_EQ(ErrorOf("[node]\nserver_name = \"a.test\"\ntrusted_proxies = "
+                    "\"127.0.0.1\"\n"),
+            "hearth.toml: node.trusted_proxies: expected a list of addresses, "
+            "like [\"127.0.0.1\"]");
+}
+
+TEST(ConfigTest, Argon2MemoryMustCoverItsLanes) {
+  EXPECT_EQ(ErrorOf("[node]\nserver_name = \"a.test\"\n[accounts]\n"
+                    "password_memory_kib = 64\npassword_parallelism = 16\n"),
+            "hearth.toml: accounts.password_memory_kib: Argon2 needs at least "
+            "8 KiB per lane: 128 for password_parallelism = 16");
+}
+
+}  // namespace
+}  // namespace hearth

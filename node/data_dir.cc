@@ -12,6 +12,7 @@
 
 #include "common/crypto.h"
 #include "common/encoding.h"
+#include "common/files.h"
 
 namespace hearth {
 namespace {
@@ -39,36 +40,6 @@ bool DataDirExists(const DataDir& dir) {
   return ::access(dir.ConfigPath().c_str(), F_OK) == 0 || errno != ENOENT;
 }
 
-Status WriteFileAtomically(const std::string& path,
-                           const std::string& contents) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return SysError("cannot write " + tmp);
-  size_t off = 0;
-  while (off < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + off, contents.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Error e = SysError("cannot write " + tmp);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return e;
-    }
-    off += size_t(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    Error e = SysError("cannot write " + tmp);
-    ::unlink(tmp.c_str());
-    return e;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    Error e = SysError("cannot rename " + tmp);
-    ::unlink(tmp.c_str());
-    return e;
-  }
-  return Ok();
-}
-
 Status InitDataDir(const DataDir& dir, const std::string& server_name,
                    const HostPort& listen, const HostPort& admin_listen) {
   HEARTH_RETURN_IF_ERROR(MakeDir(dir.root));
@@ -88,11 +59,7 @@ Status InitDataDir(const DataDir& dir, const std::string& server_name,
 }
 
 Result<std::string> ReadSecretFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return SysError("cannot read " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  std::string text = s.str();
+  HEARTH_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
     text.pop_back();
   if (text.empty()) return Error::Invalid("io_error", path + " is empty");

@@ -35,11 +35,6 @@ bool DataDirExists(const DataDir& dir);
 // Reads the admin token (trailing whitespace trimmed).
 Result<std::string> ReadSecretFile(const std::string& path);
 
-// Writes `contents` to `path` with mode 0600 via a temporary and rename,
-// fsyncing the file.
-Status WriteFileAtomically(const std::string& path,
-                           const std::string& contents);
-
 // An exclusive lock on DIR/hearth.lock, released on destruction.
 class DataDirLock {
  public:

@@ -33,10 +33,10 @@ Status Committer::Run(const Change& change) {
   });
 
   lock.lock();
-  ++commits_;
-  changes_ += n;
+  if (commit) ++commits_;
   for (Writer* w : batch) {
     if (!commit) w->result = commit;
+    if (w->result) ++changes_;
     w->done = true;
     queue_.pop_front();
     if (w != &self) w->cv.notify_one();

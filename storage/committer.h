@@ -31,7 +31,7 @@ class Committer {
   // REQUIRES: the calling thread holds no transaction.
   Status Run(const Change& change);
 
-  // Number of commits and of changes, for metrics and benchmarks.
+  // Durable commits, and changes that landed in them (metrics, benchmarks).
   std::uint64_t commits() const;
   std::uint64_t changes() const;
 

@@ -26,6 +26,11 @@ Error InvalidCredentials() {
                                 "unknown handle or wrong password");
 }
 
+Error InvalidInvite() {
+  return Error::Forbidden("invalid_invite",
+                          "the invite code is unknown, used up or expired");
+}
+
 Error InvalidToken() {
   return Error::Unauthenticated("invalid_token",
                                 "the access token is unknown or expired");
@@ -75,10 +80,19 @@ Result<SessionGrant> AccountService::Register(const RegisterRequest& req) {
     }
     invite_hash = HashSecret(*req.invite);
   }
-  // Fail fast on a taken handle before paying for the hash; the write below
-  // checks again.
+  // Fail fast before paying for the hash; the write below checks both
+  // again. The invite is checked first so that only invite holders learn
+  // whether a handle is taken.
   {
     HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, env_.BeginRead());
+    if (invite_hash) {
+      HEARTH_ASSIGN_OR_RETURN(auto invite,
+                              store_.invites.Get(txn, *invite_hash));
+      if (!invite || invite->expires_ts <= clock_.NowMs() ||
+          invite->uses_left == 0) {
+        return InvalidInvite();
+      }
+    }
     HEARTH_ASSIGN_OR_RETURN(auto existing,
                             store_.accounts.Get(txn, req.handle));
     if (existing)
@@ -93,9 +107,7 @@ Result<SessionGrant> AccountService::Register(const RegisterRequest& req) {
       HEARTH_ASSIGN_OR_RETURN(auto invite,
                               store_.invites.Get(txn, *invite_hash));
       if (!invite || invite->expires_ts <= now || invite->uses_left == 0) {
-        return Error::Forbidden("invalid_invite",
-                                "the invite code is unknown, used up or "
-                                "expired");
+        return InvalidInvite();
       }
       if (--invite->uses_left == 0) {
         HEARTH_RETURN_IF_ERROR(store_.invites.Delete(txn, *invite_hash));

@@ -164,3 +164,18 @@ TEST_F(AccountServiceTest, LoginUpgradesHashesMadeWithOlderParameters) {
 
 }  // namespace
 }  // namespace hearth
+
+namespace hearth {
+namespace {
+
+TEST_F(AccountServiceTest, WithoutAValidInviteNobodyLearnsWhichHandlesExist) {
+  Make(Registration::kInvite);
+  auto invite = service_->CreateInvite("admin", 1, 3600 * 1000);
+  ASSERT_TRUE(invite);
+  ASSERT_TRUE(service_->Register(Req("sam", invite->code)));
+  EXPECT_EQ(service_->Register(Req("sam", "hsi_made_up")).error().reason,
+            "invalid_invite");
+}
+
+}  // namespace
+}  // namespace hearth

@@ -4,9 +4,11 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "node/http/errors.h"
 
@@ -95,13 +97,16 @@ Server::Server(ServerOptions options, Router router, Metrics& metrics)
           what = e.what();
         } catch (...) {
         }
-        spdlog::error("{}: {} {}: exception: {}", name, req.method, req.path,
-                      what);
+        spdlog::error("{}: {}: exception: {}", name, req.method, what);
         WriteError(Error::Internal(what), res);
       });
 }
 
-Server::~Server() { Stop(); }
+Server::~Server() {
+  // Stop() was called by whoever runs Serve(); a server that was bound but
+  // never served has nothing to wait for.
+  if (server_.is_running()) server_.stop();
+}
 
 Status Server::Bind() {
   errno = 0;
@@ -124,21 +129,52 @@ Status Server::Bind() {
                             options_.name + " listener): " + why);
 }
 
-void Server::Serve() { server_.listen_after_bind(); }
+void Server::Serve() {
+  if (!stopping_) server_.listen_after_bind();
+  served_ = true;
+}
 
 void Server::Stop() {
+  stopping_ = true;
+  // httplib's stop() does nothing until listen has begun, so a stop that
+  // races a start would be lost and the serving thread never return. Wait
+  // until serving began (then stop it) or Serve() gave up.
+  while (!server_.is_running() && !served_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   if (server_.is_running()) server_.stop();
+}
+
+std::string Server::ClientAddress(const httplib::Request& req) const {
+  const auto& proxies = options_.trusted_proxies;
+  if (std::find(proxies.begin(), proxies.end(), req.remote_addr) ==
+      proxies.end()) {
+    return req.remote_addr;
+  }
+  std::string forwarded = req.get_header_value("X-Forwarded-For");
+  auto comma = forwarded.rfind(',');
+  std::string last =
+      comma == std::string::npos ? forwarded : forwarded.substr(comma + 1);
+  auto begin = last.find_first_not_of(' ');
+  auto end = last.find_last_not_of(' ');
+  if (begin == std::string::npos) return req.remote_addr;
+  return last.substr(begin, end - begin + 1);
 }
 
 void Server::Dispatch(const httplib::Request& req, httplib::Response& res) {
   auto start = std::chrono::steady_clock::now();
   std::string route = "unmatched";
-  auto match = router_.Find(req.method, req.path);
+  // Route on the raw request target: httplib's req.path is already
+  // percent-decoded, and decoding ids twice would turn %2540 into '@' and
+  // an encoded '/' into a path separator.
+  std::string_view path = req.target;
+  path = path.substr(0, path.find('?'));
+  auto match = router_.Find(req.method, path);
   if (!match) {
     WriteError(match.error(), res);
   } else {
     route = match->route->pattern;
-    Request request{req, std::move(match->params), req.remote_addr};
+    Request request{req, std::move(match->params), ClientAddress(req)};
     Result<Reply> reply = match->route->handler(request);
     if (reply) {
       res.status = reply->status;

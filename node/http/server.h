@@ -10,8 +10,10 @@
 
 #include <httplib.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/metrics.h"
 #include "common/result.h"
@@ -31,6 +33,10 @@ struct ServerOptions {
   int keep_alive_timeout_s = 5;
   int read_timeout_s = 30;
   int write_timeout_s = 30;
+  // Peers whose X-Forwarded-For is believed (a TLS proxy in front). For
+  // requests from them the client address is the last address in that
+  // header, which the proxy appended; for anyone else it is the TCP peer.
+  std::vector<std::string> trusted_proxies;
 };
 
 class Server {
@@ -41,7 +47,8 @@ class Server {
   // Binds the listening socket. Fails with a message naming the address
   // and the reason (e.g. "address already in use").
   Status Bind();
-  // Serves until Stop(). REQUIRES: Bind() succeeded.
+  // Serves until Stop(). REQUIRES: Bind() succeeded, and Serve() is
+  // called once, on its own thread.
   void Serve();
   // Stops accepting; in-flight requests finish. Safe from any thread.
   void Stop();
@@ -51,12 +58,15 @@ class Server {
 
  private:
   void Dispatch(const httplib::Request& req, httplib::Response& res);
+  std::string ClientAddress(const httplib::Request& req) const;
 
   ServerOptions options_;
   Router router_;
   Metrics& metrics_;
   httplib::Server server_;
   int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> served_{false};
 };
 
 }  // namespace hearth::http

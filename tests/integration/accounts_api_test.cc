@@ -2,6 +2,7 @@
 // error model.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <thread>
 
 #include "tests/support/node_process.h"
@@ -342,6 +343,52 @@ TEST(GracefulShutdownTest, InFlightRequestFinishesOnSigterm) {
                         {{"handle", "late"}, {"password", "long enough"}});
   ASSERT_TRUE(login);
   EXPECT_EQ(login->status, 200);
+}
+
+}  // namespace
+}  // namespace hearth::testing
+
+namespace hearth::testing {
+namespace {
+
+TEST(ProxyTest, ThrottlingCountsTheForwardedClientBehindATrustedProxy) {
+  NodeProcess node;
+  std::string error;
+  {
+    std::string path = node.data_dir() + "/hearth.toml";
+    std::ifstream in(path);
+    std::string config((std::istreambuf_iterator<char>(in)), {});
+    config.replace(config.find("[node]\n"), 7,
+                   "[node]\ntrusted_proxies = [\"127.0.0.1\"]\n");
+    std::ofstream(path) << config;
+  }
+  ASSERT_TRUE(node.Start(&error)) << error;
+  auto c = node.Client();
+  ASSERT_EQ(PostJson(*c, "/api/v1/accounts",
+                     {{"handle", "sam"}, {"password", "long enough"}})
+                ->status,
+            201);
+  auto login = [&](const std::string& handle, const std::string& client) {
+    return c->Post(
+        "/api/v1/sessions", {{"X-Forwarded-For", client}},
+        json{{"handle", handle}, {"password", "wrong password"}}.dump(),
+        "application/json");
+  };
+  // One client guessing across many handles gets slowed down...
+  int limited = 0;
+  for (int i = 0; i < 25; ++i) {
+    auto res = login("user" + std::to_string(i), "198.51.100.7");
+    ASSERT_TRUE(res);
+    if (res->status == 429) ++limited;
+  }
+  EXPECT_GT(limited, 0);
+  // ...while another client behind the same proxy is not.
+  auto other =
+      c->Post("/api/v1/sessions", {{"X-Forwarded-For", "203.0.113.9"}},
+              json{{"handle", "sam"}, {"password", "long enough"}}.dump(),
+              "application/json");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 200) << other->body;
 }
 
 }  // namespace
