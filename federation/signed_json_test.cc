@@ -1,0 +1,127 @@
+// Matrix's JSON-signing test vectors (spec appendices): seed
+// YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1, server "domain", key
+// "ed25519:1". A Hearth signature is a Matrix signature.
+#include "federation/signed_json.h"
+
+#include <gtest/gtest.h>
+
+#include "common/encoding.h"
+#include "tests/support/temp_dir.h"
+
+#include <fstream>
+
+namespace hearth::federation {
+namespace {
+
+SigningKey MatrixTestKey() {
+  auto seed = Base64Decode("YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1");
+  EXPECT_TRUE(seed);
+  auto key = SigningKey::FromSeed(*seed, "ed25519:1");
+  EXPECT_TRUE(key);
+  return *key;
+}
+
+TEST(SignedJsonTest, MatrixSigningVectors) {
+  SigningKey key = MatrixTestKey();
+  nlohmann::json empty = nlohmann::json::object();
+  ASSERT_TRUE(SignJson(empty, "domain", key));
+  EXPECT_EQ(
+      empty.dump(),
+      R"({"signatures":{"domain":{"ed25519:1":"K8280/U9SSy9IVtjBuVeLr+HpOB4BQFWbg+UZaADMtTdGYI7Geitb76LTrr5QV/7Xg4ahLwYGYZzuHGZKM5ZAQ"}}})");
+  nlohmann::json data = {{"one", 1}, {"two", "Two"}};
+  ASSERT_TRUE(SignJson(data, "domain", key));
+  EXPECT_EQ(
+      data.dump(),
+      R"({"one":1,"signatures":{"domain":{"ed25519:1":"KqmLSbO39/Bzb0QIYE82zqLwsA+PDzYIpIRA2sRQ4sL53+sN6/fpNSoqE7BP7vBZhG6kYdD13EIMJpvhJI+6Bw"}},"two":"Two"})");
+  EXPECT_TRUE(VerifyJson(data, "domain", "ed25519:1", key.public_key()));
+}
+
+TEST(SignedJsonTest, SignaturesAndUnsignedAreNotCovered) {
+  SigningKey key = MatrixTestKey();
+  nlohmann::json obj = {{"one", 1}, {"two", "Two"}};
+  ASSERT_TRUE(SignJson(obj, "domain", key));
+  obj["unsigned"] = {{"age", 5}};
+  obj["signatures"]["other.example"]["ed25519:x"] = "AAAA";
+  EXPECT_TRUE(VerifyJson(obj, "domain", "ed25519:1", key.public_key()));
+}
+
+TEST(SignedJsonTest, VerificationFailuresCarryAReason) {
+  SigningKey key = MatrixTestKey();
+  SigningKey other = SigningKey::Generate();
+  nlohmann::json obj = {{"body", "hello"}};
+  ASSERT_TRUE(SignJson(obj, "domain", key));
+
+  auto tampered = obj;
+  tampered["body"] = "hellO";
+  EXPECT_EQ(VerifyJson(tampered, "domain", "ed25519:1", key.public_key())
+                .error()
+                .reason,
+            "bad_signature");
+  EXPECT_EQ(
+      VerifyJson(obj, "domain", "ed25519:1", other.public_key()).error().reason,
+      "bad_signature");
+  EXPECT_EQ(VerifyJson(obj, "elsewhere", "ed25519:1", key.public_key())
+                .error()
+                .reason,
+            "unsigned");
+  EXPECT_EQ(
+      VerifyJson(obj, "domain", "ed25519:2", key.public_key()).error().reason,
+      "unsigned");
+  auto garbled = obj;
+  garbled["signatures"]["domain"]["ed25519:1"] = "not base64!";
+  EXPECT_EQ(VerifyJson(garbled, "domain", "ed25519:1", key.public_key())
+                .error()
+                .reason,
+            "bad_signature");
+}
+
+TEST(SignedJsonTest, EventIdsAreContentHashesIndependentOfSigners) {
+  nlohmann::json event = {{"type", "group.message"},
+                          {"origin", "lakeside.example"},
+                          {"ts", 1764100000000},
+                          {"content", {{"body", "hi"}}}};
+  auto before = EventId(event);
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before->size(), 1u + 43u);  // "$" + 32 bytes of base64url
+  EXPECT_EQ((*before)[0], '$');
+  ASSERT_TRUE(SignJson(event, "lakeside.example", MatrixTestKey()));
+  ASSERT_TRUE(SignJson(event, "riverside.example", SigningKey::Generate()));
+  EXPECT_EQ(*EventId(event), *before);
+  event["content"]["body"] = "hi!";
+  EXPECT_NE(*EventId(event), *before);
+}
+
+TEST(SigningKeyTest, KeyFileRoundTripsInSynapseFormat) {
+  hearth::testing::TempDir dir;
+  SigningKey key = SigningKey::Generate();
+  EXPECT_TRUE(IsValidKeyId(key.key_id())) << key.key_id();
+  std::string path = dir.Sub("node.key");
+  ASSERT_TRUE(SaveSigningKey(path, key));
+  auto loaded = LoadSigningKey(path);
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_EQ(loaded->key_id(), key.key_id());
+  EXPECT_EQ(loaded->public_key(), key.public_key());
+  std::string sig = key.Sign("message");
+  EXPECT_TRUE(VerifyEd25519(loaded->public_key(), "message", sig));
+  EXPECT_FALSE(VerifyEd25519(loaded->public_key(), "messagE", sig));
+  EXPECT_NE(SigningKey::Generate().key_id(), key.key_id());
+  EXPECT_EQ(Fingerprint(key.public_key()).rfind("SHA256:", 0), 0u);
+}
+
+TEST(SigningKeyTest, BadKeyFilesAreClearErrors) {
+  hearth::testing::TempDir dir;
+  std::string path = dir.Sub("node.key");
+  for (const char* text : {"", "ed25519 abc", "rsa abc AAAA",
+                           "ed25519 abc notbase64!", "ed25519 abc AAAA"}) {
+    std::ofstream(path) << text;
+    auto k = LoadSigningKey(path);
+    ASSERT_FALSE(k) << text;
+    EXPECT_NE(k.error().message.find(path), std::string::npos);
+  }
+  EXPECT_FALSE(IsValidKeyId("ed25519:"));
+  EXPECT_FALSE(IsValidKeyId("rsa:abc"));
+  EXPECT_FALSE(IsValidKeyId("ed25519:a/b"));
+}
+
+}  // namespace
+}  // namespace hearth::federation
