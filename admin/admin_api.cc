@@ -94,6 +94,164 @@ void AddAdminApi(http::Router& router, AdminDeps deps) {
                                {{"entries", std::move(list)}, {"next", next}});
           }));
 
+  auto& trust = deps.trust;
+  auto& keys = deps.keys;
+  auto& outbox = deps.outbox;
+  auto& announcements = deps.announcements;
+  auto notify = deps.notify_senders;
+
+  auto peer_json = [&env, &outbox](const federation::PeerView& v) {
+    const auto& r = v.record;
+    json pinned = json::array(), offered = json::array();
+    for (const auto& [id, key] : r.pinned)
+      pinned.push_back(
+          {{"key_id", id}, {"fingerprint", federation::Fingerprint(key)}});
+    for (const auto& [id, key] : r.offered)
+      offered.push_back(
+          {{"key_id", id}, {"fingerprint", federation::Fingerprint(key)}});
+    std::uint64_t depth = 0;
+    if (auto txn = env.BeginRead()) {
+      if (auto d = outbox.Depth(*txn, r.server_name)) depth = *d;
+    }
+    return json{
+        {"server_name", r.server_name},
+        {"url", r.base_url},
+        {"state", federation::ToString(r.state)},
+        {"note", r.note},
+        {"pinned", pinned},
+        {"fingerprints", offered},
+        {"added_ts", r.added_ts},
+        {"last_contact_ts",
+         v.last_contact_ts ? json(v.last_contact_ts) : json()},
+        {"last_error", v.last_error.empty() ? json() : json(v.last_error)},
+        {"queue_depth", depth}};
+  };
+
+  router.Add("GET", "/admin/v1/peers",
+             RequireAdmin(token_hash,
+                          [&trust, peer_json](const Request&) -> Result<Reply> {
+                            HEARTH_ASSIGN_OR_RETURN(auto peers, trust.List());
+                            json list = json::array();
+                            for (const auto& p : peers)
+                              list.push_back(peer_json(p));
+                            return Reply::Json(200, {{"peers", list}});
+                          }));
+  router.Add(
+      "POST", "/admin/v1/peers",
+      RequireAdmin(
+          token_hash, [&trust, peer_json](const Request& req) -> Result<Reply> {
+            HEARTH_ASSIGN_OR_RETURN(json body, req.JsonBody());
+            HEARTH_ASSIGN_OR_RETURN(std::string url,
+                                    http::RequiredString(body, "url", 300));
+            HEARTH_ASSIGN_OR_RETURN(auto view, trust.AddPeer(url, kAdminActor));
+            return Reply::Json(201, peer_json(view));
+          }));
+  router.Add(
+      "POST", "/admin/v1/peers/{}/trust",
+      RequireAdmin(
+          token_hash,
+          [&trust, peer_json, notify](const Request& req) -> Result<Reply> {
+            std::optional<std::vector<std::string>> fingerprints;
+            if (!req.raw.body.empty()) {
+              HEARTH_ASSIGN_OR_RETURN(json body, req.JsonBody());
+              if (body.contains("fingerprints")) {
+                Error bad =
+                    Error::Invalid("invalid_field",
+                                   "'fingerprints' must be a list of strings");
+                if (!body["fingerprints"].is_array()) return bad;
+                fingerprints.emplace();
+                for (const auto& f : body["fingerprints"]) {
+                  if (!f.is_string()) return bad;
+                  fingerprints->push_back(f.get<std::string>());
+                }
+              }
+            }
+            HEARTH_ASSIGN_OR_RETURN(
+                auto view,
+                trust.Trust(req.params[0], fingerprints, kAdminActor));
+            if (notify) notify();
+            return Reply::Json(200, peer_json(view));
+          }));
+  for (auto [verb, state] :
+       {std::pair{"limit", federation::PeerState::kLimited},
+        std::pair{"block", federation::PeerState::kBlocked}}) {
+    router.Add(
+        "POST", std::string("/admin/v1/peers/{}/") + verb,
+        RequireAdmin(
+            token_hash,
+            [&trust, peer_json, state](const Request& req) -> Result<Reply> {
+              HEARTH_ASSIGN_OR_RETURN(
+                  auto view, trust.SetState(req.params[0], state, kAdminActor));
+              return Reply::Json(200, peer_json(view));
+            }));
+  }
+  router.Add(
+      "DELETE", "/admin/v1/peers/{}",
+      RequireAdmin(token_hash, [&trust](const Request& req) -> Result<Reply> {
+        HEARTH_RETURN_IF_ERROR(trust.Remove(req.params[0], kAdminActor));
+        return Reply::Json(200, json::object());
+      }));
+
+  router.Add(
+      "POST", "/admin/v1/keys/rotate",
+      RequireAdmin(token_hash, [&keys, audit](const Request&) -> Result<Reply> {
+        HEARTH_ASSIGN_OR_RETURN(std::string id,
+                                keys.Rotate(audit, kAdminActor));
+        return Reply::Json(
+            200, {{"key_id", id},
+                  {"fingerprint",
+                   federation::Fingerprint(keys.current().public_key())}});
+      }));
+  router.Add(
+      "GET", "/admin/v1/keys",
+      RequireAdmin(token_hash, [&keys](const Request&) -> Result<Reply> {
+        json list = json::array();
+        for (const auto& [id, rec] : keys.History()) {
+          list.push_back(
+              {{"key_id", id},
+               {"fingerprint", federation::Fingerprint(rec.public_key)},
+               {"created_ts", rec.created_ts},
+               {"expired_ts", rec.expired_ts ? json(rec.expired_ts) : json()}});
+        }
+        return Reply::Json(200, {{"keys", list}});
+      }));
+
+  router.Add(
+      "POST", "/admin/v1/announcements",
+      RequireAdmin(
+          token_hash, [&announcements](const Request& req) -> Result<Reply> {
+            HEARTH_ASSIGN_OR_RETURN(json body, req.JsonBody());
+            HEARTH_ASSIGN_OR_RETURN(std::string text,
+                                    http::RequiredString(body, "body", 4000));
+            HEARTH_ASSIGN_OR_RETURN(auto a,
+                                    announcements.Announce(kAdminActor, text));
+            return Reply::Json(201, {{"event_id", a.event_id}, {"seq", a.seq}});
+          }));
+  router.Add(
+      "GET", "/admin/v1/announcements",
+      RequireAdmin(
+          token_hash, [&announcements](const Request& req) -> Result<Reply> {
+            HEARTH_ASSIGN_OR_RETURN(
+                auto after, http::QueryInt(req, "after", 0, INT64_MAX - 1));
+            HEARTH_ASSIGN_OR_RETURN(auto limit,
+                                    http::QueryInt(req, "limit", 1, 500));
+            size_t n = size_t(limit.value_or(100));
+            HEARTH_ASSIGN_OR_RETURN(
+                auto list,
+                announcements.List(std::uint64_t(after.value_or(0)), n));
+            json items = json::array();
+            for (const auto& a : list) {
+              items.push_back({{"seq", a.seq},
+                               {"event_id", a.event_id},
+                               {"origin", a.origin},
+                               {"ts", a.ts},
+                               {"received_ts", a.received_ts},
+                               {"body", a.body}});
+            }
+            json next = list.size() == n ? json(list.back().seq) : json();
+            return Reply::Json(200, {{"announcements", items}, {"next", next}});
+          }));
+
   router.Add(
       "GET", "/metrics",
       RequireAdmin(token_hash, [&metrics](const Request&) -> Result<Reply> {

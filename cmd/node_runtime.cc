@@ -15,9 +15,18 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "common/version.h"
+#include "federation/inbound.h"
+#include "federation/node_keys.h"
+#include "federation/outbox.h"
+#include "federation/peer_client.h"
+#include "federation/sender.h"
+#include "federation/trust.h"
 #include "node/accounts/account_service.h"
+#include "node/announcements/announcement_service.h"
+#include "node/api/federation_api.h"
 #include "node/api/member_api.h"
 #include "node/config.h"
+#include "node/federation/inbound_router.h"
 #include "node/http/server.h"
 #include "storage/audit_log.h"
 #include "storage/committer.h"
@@ -123,6 +132,42 @@ int RunNode(const DataDir& dir) {
       AccountsOptions{config.server_name, config.registration,
                       config.session_ttl_hours * 3600 * 1000});
 
+  // Federation: keys, trust, outbox and senders, inbound.
+  auto keys = federation::NodeKeys::Open(env, committer, dir.NodeKeyPath(),
+                                         config.server_name, clock);
+  if (!keys) return Fail(keys.error().message);
+  auto outbox = federation::Outbox::Open(env);
+  if (!outbox) return Fail(outbox.error().message);
+  federation::HttpPeerClient peer_client;
+  auto trust = federation::TrustService::Open(
+      env, committer, *audit, *outbox, peer_client, clock,
+      federation::TrustOptions{
+          .server_name = config.server_name,
+          .policy = config.federation_mode == FederationMode::kOpen
+                        ? federation::FederationPolicy::kOpen
+                        : federation::FederationPolicy::kAllowlist,
+          .allow_http = config.allow_http});
+  if (!trust) return Fail(trust.error().message);
+  federation::SenderPool senders(
+      env, committer, *outbox, **trust, **keys, clock, metrics,
+      federation::SenderOptions{.server_name = config.server_name});
+  auto announcements = AnnouncementService::Open(
+      env, committer, *outbox, **trust, **keys, *audit, clock,
+      [&senders] { senders.Notify(); });
+  if (!announcements) return Fail(announcements.error().message);
+  InboundRouter inbound_router;
+  inbound_router.Register(
+      AnnouncementService::kEventType,
+      [&](storage::WriteTxn& txn, const federation::InboundEvent& e) {
+        return (*announcements)->Apply(txn, e);
+      });
+  auto inbound = federation::Inbound::Open(
+      env, committer, **trust, inbound_router, clock, metrics,
+      federation::InboundOptions{.server_name = config.server_name});
+  if (!inbound) return Fail(inbound.error().message);
+  (*inbound)->OnContact(
+      [&senders](const std::string& peer) { senders.Poke(peer); });
+
   metrics.Gauge("hearth_lmdb_map_bytes", "LMDB map size in bytes.",
                 [&env] { return double(env.Stats().map_bytes); });
   metrics.Gauge("hearth_lmdb_used_bytes", "LMDB pages in use, in bytes.",
@@ -144,9 +189,12 @@ int RunNode(const DataDir& dir) {
                NodeInfo{config.server_name, config.registration,
                         config.crisis_resources},
                accounts);
+  AddFederationApi(member_router, **keys, **inbound);
   http::Router admin_router;
-  AddAdminApi(admin_router,
-              AdminDeps{*admin_token, accounts, env, *audit, metrics});
+  AddAdminApi(
+      admin_router,
+      AdminDeps{*admin_token, accounts, env, *audit, metrics, **trust, **keys,
+                *outbox, **announcements, [&senders] { senders.Notify(); }});
 
   http::Server member(
       http::ServerOptions{.name = "member",
@@ -167,6 +215,7 @@ int RunNode(const DataDir& dir) {
 
   std::thread member_thread([&] { member.Serve(); });
   std::thread admin_thread([&] { admin.Serve(); });
+  senders.Start();
   auto sweeper = std::make_unique<Periodic>(std::chrono::hours(1), [&] {
     auto n = accounts.SweepExpiredSessions();
     if (!n) spdlog::warn("session sweep: {}", n.error().message);
@@ -191,6 +240,7 @@ int RunNode(const DataDir& dir) {
   admin.Stop();
   member_thread.join();
   admin_thread.join();
+  senders.Stop();
   sweeper.reset();
   spdlog::info("stopped");
   return 0;

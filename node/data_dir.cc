@@ -13,6 +13,7 @@
 #include "common/crypto.h"
 #include "common/encoding.h"
 #include "common/files.h"
+#include "federation/node_keys.h"
 
 namespace hearth {
 namespace {
@@ -53,6 +54,7 @@ Status InitDataDir(const DataDir& dir, const std::string& server_name,
   HEARTH_RETURN_IF_ERROR(MakeDir(dir.StorePath()));
   HEARTH_RETURN_IF_ERROR(WriteFileAtomically(
       dir.AdminTokenPath(), Base64UrlEncode(RandomBytes(32)) + "\n"));
+  HEARTH_RETURN_IF_ERROR(federation::CreateKeyFile(dir.NodeKeyPath()));
   // The config goes last: its presence marks a complete node.
   return WriteFileAtomically(
       dir.ConfigPath(), InitialConfigText(server_name, listen, admin_listen));

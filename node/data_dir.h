@@ -3,6 +3,7 @@
 //
 //   DIR/hearth.toml   configuration (0600)
 //   DIR/admin.token   admin API bearer token (0600)
+//   DIR/node.key      the node's Ed25519 signing key(s) (0600)
 //   DIR/hearth.lock   flock()ed by the running node
 //   DIR/store/        the LMDB environment (data.mdb, lock.mdb)
 #pragma once
@@ -20,12 +21,13 @@ struct DataDir {
   std::string AdminTokenPath() const { return root + "/admin.token"; }
   std::string LockPath() const { return root + "/hearth.lock"; }
   std::string StorePath() const { return root + "/store"; }
+  std::string NodeKeyPath() const { return root + "/node.key"; }
 };
 
 // Creates the directory (0700) if needed and writes hearth.toml, the admin
-// token and the store directory. Refuses (reason `node_exists`) if the
-// directory already holds a node. Nothing is left half-written: files are
-// written to temporaries and renamed.
+// token, the node key and the store directory. Refuses (reason `node_exists`)
+// if the directory already holds a node. Nothing is left half-written: files
+// are written to temporaries and renamed.
 Status InitDataDir(const DataDir& dir, const std::string& server_name,
                    const HostPort& listen, const HostPort& admin_listen);
 

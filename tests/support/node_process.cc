@@ -132,6 +132,7 @@ NodeProcess::NodeProcess(NodeOptions options) {
           "registration = \"" + options.registration + "\"");
   replace("[accounts]\n", "[accounts]\n" + options.accounts_extra);
   replace("level = \"info\"", "level = \"" + options.log_level + "\"");
+  if (options.allow_http) replace("allow_http = false", "allow_http = true");
   config += "\n" + options.extra_toml;
   std::ofstream(data_dir_ + "/hearth.toml") << config;
 }

@@ -1,0 +1,218 @@
+#include "federation/inbound.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/crypto.h"
+#include "federation/canonical_json.h"
+#include "federation/signed_json.h"
+
+namespace hearth::federation {
+namespace {
+
+bool ValidTxnId(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+nlohmann::json ErrorJson(const Error& e) {
+  return {{"error", {{"code", e.reason}, {"message", e.message}}}};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Inbound>> Inbound::Open(
+    storage::Env& env, storage::Committer& committer, TrustService& trust,
+    InboundSink& sink, const Clock& clock, Metrics& metrics,
+    InboundOptions options) {
+  HEARTH_ASSIGN_OR_RETURN(
+      auto txns, storage::Table<TxnRecord>::Open(env, "origintxn_result"));
+  metrics.Describe("hearth_federation_events_received_total", "counter",
+                   "Events accepted from peers, by peer.");
+  metrics.Describe("hearth_federation_signature_failures_total", "counter",
+                   "Requests or events whose signature failed, by peer.");
+  return std::unique_ptr<Inbound>(new Inbound(
+      env, committer, trust, sink, txns, clock, metrics, std::move(options)));
+}
+
+Result<std::string> Inbound::Authenticate(const std::string& method,
+                                          const std::string& uri,
+                                          const std::string& authorization,
+                                          const nlohmann::json* content,
+                                          bool directory_only) {
+  HEARTH_ASSIGN_OR_RETURN(RequestAuth auth, ParseAuthorization(authorization));
+  if (auth.destination != options_.server_name) {
+    return Error::Unauthenticated(
+        "wrong_destination",
+        "this is " + options_.server_name + ", not " + auth.destination);
+  }
+  std::int64_t skew = clock_.NowMs() - auth.ts;
+  if (skew > options_.clock_window_ms || -skew > options_.clock_window_ms) {
+    return Error::Unauthenticated(
+        "stale_request",
+        "the request timestamp is outside the clock window of " +
+            std::to_string(options_.clock_window_ms / 1000) + " s");
+  }
+  // Trust before keys: a blocked or unknown peer costs us no fetch.
+  auto gate = trust_.CheckInbound(auth.origin, directory_only);
+  if (!gate && gate.error().reason != "not_trusted") return gate.error();
+  HEARTH_ASSIGN_OR_RETURN(std::string key,
+                          trust_.PublicKeyFor(auth.origin, auth.key_id));
+  Status verified = VerifyRequest(auth, method, uri, content, key);
+  if (!verified) {
+    metrics_.Add("hearth_federation_signature_failures_total",
+                 {{"peer", auth.origin}});
+    return verified.error();
+  }
+  // Again: in open federation the key fetch may have admitted the peer,
+  // and a key change may have put it back to pending.
+  HEARTH_ASSIGN_OR_RETURN(auto record,
+                          trust_.CheckInbound(auth.origin, directory_only));
+  (void)record;
+  trust_.RecordContact(auth.origin);
+  if (on_contact_) on_contact_(auth.origin);
+  return auth.origin;
+}
+
+Status Inbound::VerifyEvent(const std::string& origin,
+                            const nlohmann::json& event) {
+  if (!event.is_object())
+    return Error::Invalid("bad_event", "an event is a JSON object");
+  auto type = event.find("type");
+  if (type == event.end() || !type->is_string() ||
+      type->get_ref<const std::string&>().empty() ||
+      type->get_ref<const std::string&>().size() > 64)
+    return Error::Invalid("bad_event", "an event needs a type");
+  auto ev_origin = event.find("origin");
+  if (ev_origin == event.end() || !ev_origin->is_string() ||
+      *ev_origin != origin)
+    return Error::Invalid("bad_event", "the event's origin must be " + origin);
+  auto ts = event.find("ts");
+  if (ts == event.end() || !ts->is_number_integer())
+    return Error::Invalid("bad_event", "an event needs an integer ts");
+  auto content = event.find("content");
+  if (content == event.end() || !content->is_object())
+    return Error::Invalid("bad_event", "an event needs a content object");
+  auto ids = SignatureKeyIds(event, origin);
+  if (ids.empty())
+    return Error::Unauthenticated("unsigned",
+                                  "the event is not signed by " + origin);
+  Error last = Error::Unauthenticated("bad_signature", "no signature verified");
+  for (const auto& id : ids) {
+    auto key = trust_.PublicKeyFor(origin, id);
+    if (!key) {
+      last = key.error();
+      continue;
+    }
+    Status s = VerifyJson(event, origin, id, *key);
+    if (s) return Ok();
+    last = s.error();
+  }
+  metrics_.Add("hearth_federation_signature_failures_total",
+               {{"peer", origin}});
+  return last;
+}
+
+Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
+                                     const std::string& uri,
+                                     const std::string& authorization,
+                                     const std::string& body) {
+  // The header first: an unauthenticated sender gets nothing parsed.
+  HEARTH_ASSIGN_OR_RETURN(RequestAuth pre, ParseAuthorization(authorization));
+  (void)pre;
+  if (!ValidTxnId(txn_id))
+    return Error::Invalid("invalid_txn_id",
+                          "a txn id is 1-64 characters of [A-Za-z0-9._-]");
+  HEARTH_ASSIGN_OR_RETURN(
+      nlohmann::json content,
+      ParseCanonical(body, {.max_bytes = options_.max_body_bytes}));
+  HEARTH_ASSIGN_OR_RETURN(
+      std::string origin,
+      Authenticate("PUT", uri, authorization, &content, false));
+
+  if (!content.is_object())
+    return Error::Invalid("bad_txn", "a transaction is a JSON object");
+  if (content.value("origin", "") != origin)
+    return Error::Invalid("bad_txn", "the body's origin must be " + origin);
+  if (content.value("destination", "") != options_.server_name)
+    return Error::Invalid(
+        "bad_txn", "the body's destination must be " + options_.server_name);
+  auto events = content.find("events");
+  if (events == content.end() || !events->is_array())
+    return Error::Invalid("bad_txn", "a transaction carries an events array");
+  if (events->size() > options_.max_events)
+    return Error::TooLarge("too_many_events",
+                           "at most " + std::to_string(options_.max_events) +
+                               " events per transaction");
+
+  std::string key = origin + std::string(1, '\0') + txn_id;
+  std::string body_hash = Sha256(body);
+  auto replay = [&](const TxnRecord& r) -> Result<nlohmann::json> {
+    if (r.body_hash != body_hash) {
+      return Error::Conflict(
+          "txn_conflict",
+          "txn " + txn_id + " was already used with other content");
+    }
+    return nlohmann::json::parse(r.response);
+  };
+  {
+    HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, env_.BeginRead());
+    HEARTH_ASSIGN_OR_RETURN(auto seen, txns_.Get(txn, key));
+    if (seen) return replay(*seen);
+  }
+
+  // Verify every event before the write (key fetches may use the network).
+  nlohmann::json results = nlohmann::json::object();
+  std::vector<InboundEvent> valid;
+  for (const auto& event : *events) {
+    auto id = EventId(event);
+    std::string event_id = id ? *id : "";
+    Status s = id ? VerifyEvent(origin, event) : Status(id.error());
+    if (!s) {
+      if (!event_id.empty()) results[event_id] = ErrorJson(s.error());
+      continue;
+    }
+    valid.push_back(InboundEvent{event_id, origin,
+                                 event["type"].get<std::string>(), event});
+  }
+
+  std::optional<TxnRecord> raced;
+  nlohmann::json final_results;
+  HEARTH_RETURN_IF_ERROR(committer_.Run([&](storage::WriteTxn& txn) -> Status {
+    final_results = results;
+    HEARTH_ASSIGN_OR_RETURN(auto seen, txns_.Get(txn, key));
+    if (seen) {
+      raced = *seen;
+      return Ok();
+    }
+    for (const auto& ev : valid) {
+      HEARTH_ASSIGN_OR_RETURN(storage::WriteTxn child, txn.BeginNested());
+      Status applied = sink_.Apply(child, ev);
+      if (applied) {
+        HEARTH_RETURN_IF_ERROR(child.Commit());
+        final_results[ev.event_id] = nlohmann::json::object();
+      } else if (applied.error().kind == ErrorKind::kInternal) {
+        return applied.error();
+      } else {
+        final_results[ev.event_id] = ErrorJson(applied.error());
+      }
+    }
+    nlohmann::json response = {{"results", final_results}};
+    return txns_.Put(txn, key,
+                     TxnRecord{body_hash, response.dump(), clock_.NowMs()});
+  }));
+  if (raced) return replay(*raced);
+  size_t accepted = 0;
+  for (const auto& [id, r] : final_results.items()) {
+    if (r.empty()) ++accepted;
+  }
+  metrics_.Add("hearth_federation_events_received_total", {{"peer", origin}},
+               double(accepted));
+  return nlohmann::json{{"results", final_results}};
+}
+
+}  // namespace hearth::federation

@@ -1,0 +1,117 @@
+// Inbound federation: authenticate the request (header, destination, clock
+// window, signature), check trust, then verify each event's signature and
+// hand it to the sink that `node/` implements. Nothing reaches a service
+// before all of that passed.
+//
+// Table `origintxn_result`: origin 0x00 txn_id -> TxnRecord. A repeated txn
+// id with the same body gets the first answer and changes nothing; with a
+// different body it is refused (409 `txn_conflict`).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/clock.h"
+#include "common/metrics.h"
+#include "common/result.h"
+#include "federation/request_auth.h"
+#include "federation/trust.h"
+#include "storage/committer.h"
+#include "storage/env.h"
+#include "storage/table.h"
+
+namespace hearth::federation {
+
+struct InboundEvent {
+  std::string event_id;
+  std::string origin;
+  std::string type;
+  nlohmann::json event;  // as received, signatures included
+};
+
+// Implemented by node/: applies verified events inside the transaction
+// that records the transaction's answer, so both commit together.
+class InboundSink {
+ public:
+  virtual ~InboundSink() = default;
+  // Invalid (reason reported per event) for an event the node refuses;
+  // a storage error fails the whole transaction.
+  virtual Status Apply(storage::WriteTxn& txn, const InboundEvent& event) = 0;
+};
+
+struct TxnRecord {
+  std::string body_hash;  // SHA-256 of the request body
+  std::string response;   // JSON text of the first answer
+  std::int64_t ts = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(body_hash, response, ts);
+  }
+};
+
+struct InboundOptions {
+  std::string server_name;
+  std::int64_t clock_window_ms = 5 * 60 * 1000;
+  size_t max_events = 100;
+  size_t max_body_bytes = 1 << 20;
+};
+
+class Inbound {
+ public:
+  static Result<std::unique_ptr<Inbound>> Open(
+      storage::Env& env, storage::Committer& committer, TrustService& trust,
+      InboundSink& sink, const Clock& clock, Metrics& metrics,
+      InboundOptions options);
+
+  // Called for every authenticated contact by a peer (the sender retries
+  // a peer that was down as soon as it talks to us again).
+  void OnContact(std::function<void(const std::string&)> callback) {
+    on_contact_ = std::move(callback);
+  }
+
+  // Authenticates a signed request (reads pass this too). Returns the
+  // origin. `content` is the parsed body or null.
+  Result<std::string> Authenticate(const std::string& method,
+                                   const std::string& uri,
+                                   const std::string& authorization,
+                                   const nlohmann::json* content,
+                                   bool directory_only);
+
+  // PUT /_hearth/v1/send/{txn_id}: returns {"results": {event_id: {} or
+  // {"error": {...}}}}.
+  Result<nlohmann::json> Send(const std::string& txn_id, const std::string& uri,
+                              const std::string& authorization,
+                              const std::string& body);
+
+ private:
+  Inbound(storage::Env& env, storage::Committer& committer, TrustService& trust,
+          InboundSink& sink, storage::Table<TxnRecord> txns, const Clock& clock,
+          Metrics& metrics, InboundOptions options)
+      : env_(env),
+        committer_(committer),
+        trust_(trust),
+        sink_(sink),
+        txns_(txns),
+        clock_(clock),
+        metrics_(metrics),
+        options_(std::move(options)) {}
+  // Checks `origin`'s signature on an event; the reason on failure.
+  Status VerifyEvent(const std::string& origin, const nlohmann::json& event);
+
+  storage::Env& env_;
+  storage::Committer& committer_;
+  TrustService& trust_;
+  InboundSink& sink_;
+  storage::Table<TxnRecord> txns_;
+  const Clock& clock_;
+  Metrics& metrics_;
+  InboundOptions options_;
+  std::function<void(const std::string&)> on_contact_;
+};
+
+}  // namespace hearth::federation
+
+CEREAL_CLASS_VERSION(hearth::federation::TxnRecord, 1);

@@ -1,0 +1,78 @@
+// The durable outbox. A change that peers must hear of appends its signed
+// event here in the same write transaction as the change itself; senders
+// drain it per destination, in order. One copy of each event, whatever
+// the number of destinations, and a cursor per peer:
+//
+//   seq_outboxentry:   seq (u64 BE, from 1) -> OutboxEntry
+//   servername_cursor: server name -> u64 BE, last seq the peer acknowledged
+//
+// Entries every destination has acknowledged are deleted.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "storage/env.h"
+#include "storage/table.h"
+#include "storage/txn.h"
+
+namespace hearth::federation {
+
+struct OutboxEntry {
+  std::string event;  // canonical JSON of the signed event
+  std::vector<std::string> destinations;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(event, destinations);
+  }
+};
+
+struct OutboxBatch {
+  std::vector<std::string> events;  // canonical JSON texts, in order
+  std::uint64_t first_seq = 0;      // first entry sent
+  std::uint64_t last_seq = 0;       // last entry looked at (ack up to here)
+};
+
+class Outbox {
+ public:
+  static Result<Outbox> Open(storage::Env& env);
+
+  // Appends an event for `destinations`. REQUIRES: `txn` is the write
+  // transaction of the change that causes the event.
+  Result<std::uint64_t> Enqueue(storage::WriteTxn& txn, std::string event,
+                                std::vector<std::string> destinations) const;
+
+  // The next events for `peer` after its cursor: at most `max_events`, and
+  // no more than `max_bytes` of event text (but at least one event).
+  Result<OutboxBatch> Next(const storage::Txn& txn, const std::string& peer,
+                           size_t max_events, size_t max_bytes) const;
+
+  // Moves `peer`'s cursor to `last_seq` and deletes entries nobody needs.
+  Status Ack(storage::WriteTxn& txn, const std::string& peer,
+             std::uint64_t last_seq) const;
+
+  // Starts a new peer's cursor at the end, so it gets only what follows.
+  Status StartCursor(storage::WriteTxn& txn, const std::string& peer) const;
+  Status DropCursor(storage::WriteTxn& txn, const std::string& peer) const;
+
+  // Events waiting for `peer`.
+  Result<std::uint64_t> Depth(const storage::Txn& txn,
+                              const std::string& peer) const;
+
+ private:
+  Outbox(storage::Table<OutboxEntry> entries, storage::Dbi cursors)
+      : entries_(entries), cursors_(cursors) {}
+  Result<std::uint64_t> Cursor(const storage::Txn& txn,
+                               const std::string& peer) const;
+  Result<std::uint64_t> LastSeq(const storage::Txn& txn) const;
+
+  storage::Table<OutboxEntry> entries_;
+  storage::Dbi cursors_;
+};
+
+}  // namespace hearth::federation
+
+CEREAL_CLASS_VERSION(hearth::federation::OutboxEntry, 1);

@@ -1,0 +1,224 @@
+#include "federation/sender.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <random>
+
+#include "federation/canonical_json.h"
+#include "federation/request_auth.h"
+
+namespace hearth::federation {
+
+Result<Transaction> MakeTransaction(const std::string& origin,
+                                    const std::string& destination,
+                                    const OutboxBatch& batch) {
+  // The events are canonical already; splice them in rather than parse and
+  // re-encode. Keys in canonical order: destination, events, origin, ts.
+  std::int64_t ts = 0;
+  std::string events = "[";
+  for (size_t i = 0; i < batch.events.size(); ++i) {
+    if (i > 0) events += ',';
+    events += batch.events[i];
+    auto parsed = nlohmann::json::parse(batch.events[i], nullptr, false);
+    if (parsed.is_object() && parsed.contains("ts") &&
+        parsed["ts"].is_number_integer())
+      ts = std::max(ts, parsed["ts"].get<std::int64_t>());
+  }
+  events += "]";
+  Transaction t;
+  t.txn_id =
+      std::to_string(batch.first_seq) + "-" + std::to_string(batch.last_seq);
+  t.body = "{\"destination\":" + nlohmann::json(destination).dump() +
+           ",\"events\":" + events +
+           ",\"origin\":" + nlohmann::json(origin).dump() +
+           ",\"ts\":" + std::to_string(ts) + "}";
+  return t;
+}
+
+SenderPool::SenderPool(storage::Env& env, storage::Committer& committer,
+                       const Outbox& outbox, TrustService& trust,
+                       const NodeKeys& keys, const Clock& clock,
+                       Metrics& metrics, SenderOptions options)
+    : env_(env),
+      committer_(committer),
+      outbox_(outbox),
+      trust_(trust),
+      keys_(keys),
+      clock_(clock),
+      metrics_(metrics),
+      options_(std::move(options)) {
+  metrics_.Describe("hearth_federation_events_sent_total", "counter",
+                    "Events delivered to peers, by peer.");
+  metrics_.Describe("hearth_federation_delivery_failures_total", "counter",
+                    "Failed delivery attempts, by peer.");
+}
+
+SenderPool::~SenderPool() { Stop(); }
+
+void SenderPool::Start() { EnsureSenders(); }
+
+void SenderPool::Stop() {
+  stop_ = true;
+  std::map<std::string, std::unique_ptr<PeerSender>> senders;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    senders.swap(senders_);
+  }
+  for (auto& [peer, s] : senders) {
+    { std::lock_guard<std::mutex> lock(s->mu); }  // stop_ is seen under mu
+    s->cv.notify_all();
+  }
+  for (auto& [peer, s] : senders) {
+    if (s->thread.joinable()) s->thread.join();
+  }
+}
+
+void SenderPool::EnsureSenders() {
+  if (stop_) return;
+  auto peers = trust_.TrustedPeers();
+  if (!peers) {
+    spdlog::error("senders: {}", peers.error().message);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& peer : *peers) {
+    if (senders_.count(peer)) continue;
+    auto s = std::make_unique<PeerSender>();
+    PeerSender* raw = s.get();
+    senders_[peer] = std::move(s);
+    raw->thread = std::thread([this, peer, raw] { Run(peer, *raw); });
+  }
+}
+
+void SenderPool::Notify() {
+  EnsureSenders();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [peer, s] : senders_) {
+    {
+      std::lock_guard<std::mutex> l(s->mu);
+      s->wake = true;
+    }
+    s->cv.notify_one();
+  }
+}
+
+void SenderPool::Poke(const std::string& peer) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = senders_.find(peer);
+  if (it == senders_.end()) return;
+  {
+    std::lock_guard<std::mutex> l(it->second->mu);
+    it->second->wake = true;
+    it->second->poked = true;
+  }
+  it->second->cv.notify_one();
+}
+
+bool SenderPool::Wait(PeerSender& self, std::int64_t ms, bool backoff) {
+  std::unique_lock<std::mutex> lock(self.mu);
+  self.cv.wait_for(lock, std::chrono::milliseconds(ms), [&] {
+    return self.poked || stop_ || (!backoff && self.wake);
+  });
+  self.wake = false;
+  bool poked = self.poked;
+  self.poked = false;
+  return poked;
+}
+
+void SenderPool::Run(const std::string& peer, PeerSender& self) {
+  std::mt19937_64 rng(std::random_device{}());
+  int failures = 0;
+  std::unique_ptr<httplib::Client> client;
+  std::string client_url;
+  while (!stop_) {
+    auto record = trust_.Get(peer);
+    if (!record || !*record || (*record)->state != PeerState::kTrusted) {
+      // Blocked, limited, pending or removed: send nothing.
+      Wait(self, options_.idle_poll_ms);
+      continue;
+    }
+    OutboxBatch batch;
+    {
+      auto txn = env_.BeginRead();
+      auto next = txn ? outbox_.Next(*txn, peer, options_.max_events,
+                                     options_.max_bytes)
+                      : Result<OutboxBatch>(txn.error());
+      if (!next) {
+        spdlog::error("sender {}: {}", peer, next.error().message);
+        Wait(self, options_.idle_poll_ms);
+        continue;
+      }
+      batch = std::move(next).value();
+    }
+    if (batch.events.empty()) {
+      Wait(self, options_.idle_poll_ms);
+      continue;
+    }
+    auto txn = MakeTransaction(options_.server_name, peer, batch);
+    auto content = nlohmann::json::parse(txn->body, nullptr, false);
+    std::string path = "/_hearth/v1/send/" + txn->txn_id;
+    auto auth = SignRequest(keys_.current(), options_.server_name, peer, "PUT",
+                            path, clock_.NowMs(), &content);
+    if (client_url != (*record)->base_url) {
+      client_url = (*record)->base_url;
+      client = std::make_unique<httplib::Client>(client_url);
+      client->set_keep_alive(true);
+      client->set_tcp_nodelay(true);
+      client->set_connection_timeout(5, 0);
+      client->set_read_timeout(30, 0);
+      client->set_write_timeout(30, 0);
+      client->enable_server_certificate_verification(true);
+    }
+    auto res = auth ? client->Put(path.c_str(), {{"Authorization", *auth}},
+                                  txn->body, "application/json")
+                    : httplib::Result(nullptr, httplib::Error::Unknown);
+    bool delivered = res && res->status == 200;
+    bool refused =
+        res && (res->status == 400 || res->status == 413 || res->status == 409);
+    if (delivered || refused) {
+      if (refused) {
+        // The peer will never take this batch; keeping it would stop the
+        // queue behind it for good. Log it loudly and move on.
+        spdlog::error("peer {} refused txn {} ({}): {}", peer, txn->txn_id,
+                      res->status, res->body.substr(0, 300));
+        trust_.RecordError(peer, "refused txn " + txn->txn_id + ": HTTP " +
+                                     std::to_string(res->status));
+      }
+      Status acked = committer_.Run([&](storage::WriteTxn& w) {
+        return outbox_.Ack(w, peer, batch.last_seq);
+      });
+      if (!acked) {
+        spdlog::error("sender {}: ack: {}", peer, acked.error().message);
+        Wait(self, options_.base_backoff_ms);
+        continue;
+      }
+      if (delivered) {
+        metrics_.Add("hearth_federation_events_sent_total", {{"peer", peer}},
+                     double(batch.events.size()));
+        trust_.RecordContact(peer);
+        trust_.RecordError(peer, "");  // healthy again
+      }
+      failures = 0;
+      continue;
+    }
+    // Down, slow, or not trusting us (yet): back off and try again.
+    ++failures;
+    std::string why = res ? "HTTP " + std::to_string(res->status) + " " +
+                                res->body.substr(0, 200)
+                          : httplib::to_string(res.error());
+    trust_.RecordError(peer, why);
+    metrics_.Add("hearth_federation_delivery_failures_total", {{"peer", peer}});
+    std::int64_t delay = options_.base_backoff_ms;
+    for (int i = 1; i < failures && delay < options_.max_backoff_ms; ++i)
+      delay *= 2;
+    delay = std::min(delay, options_.max_backoff_ms);
+    // Jitter in [delay/2, delay]: peers that failed together retry apart.
+    delay = delay / 2 + std::int64_t(rng() % std::uint64_t(delay / 2 + 1));
+    spdlog::debug("sender {}: {}; retry in {} ms", peer, why, delay);
+    if (Wait(self, delay, /*backoff=*/true)) failures = 0;
+  }
+}
+
+}  // namespace hearth::federation
