@@ -1,0 +1,113 @@
+#include "federation/outbox.h"
+
+#include <gtest/gtest.h>
+
+#include "federation/sender.h"
+#include "tests/support/temp_dir.h"
+
+namespace hearth::federation {
+namespace {
+
+class OutboxTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env_ = std::move(storage::Env::Open(dir_.path(), {})).value();
+    outbox_.emplace(std::move(Outbox::Open(*env_)).value());
+  }
+  void Enqueue(const std::string& ev, std::vector<std::string> dests) {
+    ASSERT_TRUE(env_->Update([&](storage::WriteTxn& txn) -> Status {
+      HEARTH_ASSIGN_OR_RETURN(auto seq, outbox_->Enqueue(txn, ev, dests));
+      (void)seq;
+      return Ok();
+    }));
+  }
+  OutboxBatch Next(const std::string& peer, size_t max = 50,
+                   size_t bytes = 1 << 20) {
+    auto txn = env_->BeginRead();
+    return std::move(outbox_->Next(*txn, peer, max, bytes)).value();
+  }
+  void Ack(const std::string& peer, std::uint64_t seq) {
+    ASSERT_TRUE(env_->Update(
+        [&](storage::WriteTxn& txn) { return outbox_->Ack(txn, peer, seq); }));
+  }
+  void Start(const std::string& peer) {
+    ASSERT_TRUE(env_->Update([&](storage::WriteTxn& txn) {
+      return outbox_->StartCursor(txn, peer);
+    }));
+  }
+  std::uint64_t Depth(const std::string& peer) {
+    auto txn = env_->BeginRead();
+    return *outbox_->Depth(*txn, peer);
+  }
+
+  hearth::testing::TempDir dir_;
+  std::unique_ptr<storage::Env> env_;
+  std::optional<Outbox> outbox_;
+};
+
+TEST_F(OutboxTest, EachPeerGetsItsEventsInOrderWithItsOwnCursor) {
+  Start("b");
+  Start("c");
+  Enqueue("e1", {"b", "c"});
+  Enqueue("e2", {"c"});
+  Enqueue("e3", {"b"});
+  auto b = Next("b");
+  EXPECT_EQ(b.events, (std::vector<std::string>{"e1", "e3"}));
+  EXPECT_EQ(b.first_seq, 1u);
+  EXPECT_EQ(b.last_seq, 3u);
+  auto c = Next("c", 1);
+  EXPECT_EQ(c.events, (std::vector<std::string>{"e1"}));
+  Ack("b", b.last_seq);
+  EXPECT_TRUE(Next("b").events.empty());
+  EXPECT_EQ(Depth("b"), 0u);
+  EXPECT_EQ(Depth("c"), 2u);
+  Ack("c", c.last_seq);
+  EXPECT_EQ(Next("c").events, (std::vector<std::string>{"e2"}));
+}
+
+TEST_F(OutboxTest, BatchesRespectTheByteLimitButAlwaysTakeOneEvent) {
+  Start("b");
+  Enqueue(std::string(100, 'x'), {"b"});
+  Enqueue(std::string(100, 'y'), {"b"});
+  EXPECT_EQ(Next("b", 50, 150).events.size(), 1u);
+  EXPECT_EQ(Next("b", 50, 10).events.size(), 1u);
+  EXPECT_EQ(Next("b", 50, 200).events.size(), 2u);
+}
+
+TEST_F(OutboxTest, EntriesEveryDestinationAckedAreDeletedAndSeqsNeverRepeat) {
+  Start("b");
+  Start("c");
+  Enqueue("e1", {"b", "c"});
+  Enqueue("e2", {"b"});
+  Ack("b", 2);
+  EXPECT_EQ(Depth("c"), 1u);  // e1 still waits for c
+  Ack("c", 2);
+  // All delivered: the table is empty, and the next seq continues.
+  Enqueue("e3", {"b"});
+  auto b = Next("b");
+  ASSERT_EQ(b.events.size(), 1u);
+  EXPECT_EQ(b.first_seq, 3u);
+}
+
+TEST_F(OutboxTest, ANewPeerStartsAtTheEnd) {
+  Start("b");
+  Enqueue("old", {"b"});
+  Start("c");
+  Enqueue("new", {"b", "c"});
+  EXPECT_EQ(Next("c").events, (std::vector<std::string>{"new"}));
+}
+
+TEST_F(OutboxTest, TransactionsAreDeterministicSoResendsAreIdentical) {
+  OutboxBatch batch{{R"({"ts":5})", R"({"ts":9})"}, 4, 7};
+  auto a = MakeTransaction("a.test", "b.test", batch);
+  auto b = MakeTransaction("a.test", "b.test", batch);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->txn_id, "4-7");
+  EXPECT_EQ(a->body, b->body);
+  EXPECT_EQ(
+      a->body,
+      R"({"destination":"b.test","events":[{"ts":5},{"ts":9}],"origin":"a.test","ts":9})");
+}
+
+}  // namespace
+}  // namespace hearth::federation
