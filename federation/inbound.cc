@@ -7,9 +7,7 @@
 #include "federation/signed_json.h"
 
 namespace hearth::federation {
-namespace {
-
-bool ValidTxnId(const std::string& id) {
+bool IsValidTxnId(const std::string& id) {
   if (id.empty() || id.size() > 64) return false;
   for (char c : id) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -18,6 +16,8 @@ bool ValidTxnId(const std::string& id) {
   }
   return true;
 }
+
+namespace {
 
 nlohmann::json ErrorJson(const Error& e) {
   return {{"error", {{"code", e.reason}, {"message", e.message}}}};
@@ -78,8 +78,7 @@ Result<std::string> Inbound::Authenticate(const std::string& method,
   return auth.origin;
 }
 
-Status Inbound::VerifyEvent(const std::string& origin,
-                            const nlohmann::json& event) {
+Status CheckEventShape(const nlohmann::json& event, const std::string& origin) {
   if (!event.is_object())
     return Error::Invalid("bad_event", "an event is a JSON object");
   auto type = event.find("type");
@@ -97,6 +96,35 @@ Status Inbound::VerifyEvent(const std::string& origin,
   auto content = event.find("content");
   if (content == event.end() || !content->is_object())
     return Error::Invalid("bad_event", "an event needs a content object");
+  return Ok();
+}
+
+Status CheckTransactionShape(const nlohmann::json& content,
+                             const std::string& origin,
+                             const std::string& destination,
+                             size_t max_events) {
+  if (!content.is_object())
+    return Error::Invalid("bad_txn", "a transaction is a JSON object");
+  auto o = content.find("origin");
+  if (o == content.end() || !o->is_string() || *o != origin)
+    return Error::Invalid("bad_txn", "the body's origin must be " + origin);
+  auto d = content.find("destination");
+  if (d == content.end() || !d->is_string() || *d != destination)
+    return Error::Invalid("bad_txn",
+                          "the body's destination must be " + destination);
+  auto events = content.find("events");
+  if (events == content.end() || !events->is_array())
+    return Error::Invalid("bad_txn", "a transaction carries an events array");
+  if (events->size() > max_events)
+    return Error::TooLarge(
+        "too_many_events",
+        "at most " + std::to_string(max_events) + " events per transaction");
+  return Ok();
+}
+
+Status Inbound::VerifyEvent(const std::string& origin,
+                            const nlohmann::json& event) {
+  HEARTH_RETURN_IF_ERROR(CheckEventShape(event, origin));
   auto ids = SignatureKeyIds(event, origin);
   if (ids.empty())
     return Error::Unauthenticated("unsigned",
@@ -124,7 +152,7 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
   // The header first: an unauthenticated sender gets nothing parsed.
   HEARTH_ASSIGN_OR_RETURN(RequestAuth pre, ParseAuthorization(authorization));
   (void)pre;
-  if (!ValidTxnId(txn_id))
+  if (!IsValidTxnId(txn_id))
     return Error::Invalid("invalid_txn_id",
                           "a txn id is 1-64 characters of [A-Za-z0-9._-]");
   HEARTH_ASSIGN_OR_RETURN(
@@ -134,20 +162,9 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
       std::string origin,
       Authenticate("PUT", uri, authorization, &content, false));
 
-  if (!content.is_object())
-    return Error::Invalid("bad_txn", "a transaction is a JSON object");
-  if (content.value("origin", "") != origin)
-    return Error::Invalid("bad_txn", "the body's origin must be " + origin);
-  if (content.value("destination", "") != options_.server_name)
-    return Error::Invalid(
-        "bad_txn", "the body's destination must be " + options_.server_name);
+  HEARTH_RETURN_IF_ERROR(CheckTransactionShape(
+      content, origin, options_.server_name, options_.max_events));
   auto events = content.find("events");
-  if (events == content.end() || !events->is_array())
-    return Error::Invalid("bad_txn", "a transaction carries an events array");
-  if (events->size() > options_.max_events)
-    return Error::TooLarge("too_many_events",
-                           "at most " + std::to_string(options_.max_events) +
-                               " events per transaction");
 
   std::string key = origin + std::string(1, '\0') + txn_id;
   std::string body_hash = Sha256(body);

@@ -41,6 +41,15 @@ class InboundSink {
   virtual Status Apply(storage::WriteTxn& txn, const InboundEvent& event) = 0;
 };
 
+// The shape checks of inbound parsing, without keys or storage (the fuzz
+// targets drive these). Invalid (`bad_txn`, `bad_event`) or TooLarge
+// (`too_many_events`).
+Status CheckTransactionShape(const nlohmann::json& content,
+                             const std::string& origin,
+                             const std::string& destination, size_t max_events);
+Status CheckEventShape(const nlohmann::json& event, const std::string& origin);
+bool IsValidTxnId(const std::string& id);
+
 struct TxnRecord {
   std::string body_hash;  // SHA-256 of the request body
   std::string response;   // JSON text of the first answer

@@ -17,6 +17,7 @@ packages=(
   libargon2-dev        # password hashing
   libbenchmark-dev     # micro benchmarks
   curl                 # smoke checks in scripts
+  clang libclang-rt-14-dev  # libFuzzer targets (scripts/fuzz.sh)
 )
 
 missing=()

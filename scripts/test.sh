@@ -14,3 +14,6 @@ cmake --build "$build" -j2
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir "$build" -j2 --output-on-failure --timeout 300 "$@"
+
+# The libFuzzer targets, for a bounded time each (longer runs: scripts/fuzz.sh).
+bash scripts/fuzz.sh 15
