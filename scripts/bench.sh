@@ -10,3 +10,4 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DHEARTH_TESTS=OFF \
   -DHEARTH_BENCH=ON >/dev/null
 cmake --build "$build" -j2
 "$build/bench/accounts_bench" "$@"
+"$build/bench/federation_bench" "$@"

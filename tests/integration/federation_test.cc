@@ -35,33 +35,17 @@ bool WaitFor(const std::function<bool()>& pred,
 
 json Admin(NodeProcess& n, const std::string& method, const std::string& path,
            const json& body = json::object(), int expect = 0) {
-  auto c = n.AdminClient();
-  httplib::Headers h = {{"Authorization", "Bearer " + n.admin_token()}};
-  httplib::Result res = method == "GET" ? c->Get(path.c_str(), h)
-                                        : c->Post(path.c_str(), h, body.dump(),
-                                                  "application/json");
-  EXPECT_TRUE(res) << method << " " << path;
-  if (!res) return nullptr;
+  int status = 0;
+  json j = AdminCall(n, method, path, body, &status);
   if (expect) {
-    EXPECT_EQ(res->status, expect) << path << ": " << res->body;
+    EXPECT_EQ(status, expect) << method << " " << path << ": " << j.dump();
   }
-  return JsonOf(res);
+  return j;
 }
 
-// a adds b by URL and trusts the offered keys, and the other way round.
 void Peer(NodeProcess& a, NodeProcess& b) {
-  for (auto [x, y] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
-    json added =
-        Admin(*x, "POST", "/admin/v1/peers", {{"url", y->base_url()}}, 201);
-    ASSERT_EQ(added["state"], "pending");
-    ASSERT_EQ(added["fingerprints"].size(), 1u);
-    std::string fp = added["fingerprints"][0]["fingerprint"];
-    json trusted = Admin(
-        *x, "POST",
-        "/admin/v1/peers/" + added["server_name"].get<std::string>() + "/trust",
-        {{"fingerprints", {fp}}}, 200);
-    ASSERT_EQ(trusted["state"], "trusted");
-  }
+  std::string problem = PeerNodes(a, b);
+  ASSERT_EQ(problem, "");
 }
 
 std::string Announce(NodeProcess& n, const std::string& text) {

@@ -212,6 +212,38 @@ std::unique_ptr<httplib::Client> NodeProcess::AdminClient() const {
   return c;
 }
 
+nlohmann::json AdminCall(NodeProcess& node, const std::string& method,
+                         const std::string& path, const nlohmann::json& body,
+                         int* status) {
+  auto c = node.AdminClient();
+  httplib::Headers h = {{"Authorization", "Bearer " + node.admin_token()}};
+  httplib::Result res =
+      method == "GET" ? c->Get(path.c_str(), h)
+      : method == "DELETE"
+          ? c->Delete(path.c_str(), h)
+          : c->Post(path.c_str(), h, body.dump(), "application/json");
+  if (status) *status = res ? res->status : -1;
+  return JsonOf(res);
+}
+
+std::string PeerNodes(NodeProcess& a, NodeProcess& b) {
+  for (auto [x, y] : {std::pair{&a, &b}, std::pair{&b, &a}}) {
+    int status = 0;
+    auto added = AdminCall(*x, "POST", "/admin/v1/peers",
+                           {{"url", y->base_url()}}, &status);
+    if (status != 201) return "add peer: " + added.dump();
+    if (added["state"] != "pending" || added["fingerprints"].size() != 1)
+      return "unexpected peer: " + added.dump();
+    std::string fp = added["fingerprints"][0]["fingerprint"];
+    std::string name = added["server_name"];
+    auto trusted = AdminCall(*x, "POST", "/admin/v1/peers/" + name + "/trust",
+                             {{"fingerprints", {fp}}}, &status);
+    if (status != 200 || trusted["state"] != "trusted")
+      return "trust peer: " + trusted.dump();
+  }
+  return "";
+}
+
 nlohmann::json JsonOf(const httplib::Result& res) {
   if (!res) return nullptr;
   auto j = nlohmann::json::parse(res->body, nullptr, false);

@@ -90,6 +90,17 @@ class NodeProcess {
   pid_t pid_ = -1;
 };
 
+// An admin API call with the node's admin token; the JSON answer (null on
+// no answer). `status`, if given, receives the HTTP status.
+nlohmann::json AdminCall(NodeProcess& node, const std::string& method,
+                         const std::string& path,
+                         const nlohmann::json& body = nlohmann::json::object(),
+                         int* status = nullptr);
+
+// a adds b by URL and trusts the key it offers, and b the same for a.
+// Returns an empty string, or what went wrong.
+std::string PeerNodes(NodeProcess& a, NodeProcess& b);
+
 // Helpers for JSON calls; the body of a response as JSON (null if not).
 nlohmann::json JsonOf(const httplib::Result& res);
 httplib::Result PostJson(httplib::Client& c, const std::string& path,

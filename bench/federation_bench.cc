@@ -1,0 +1,207 @@
+// Federation throughput between two real `hearth` processes on loopback,
+// next to the raw Ed25519 rates measured in the same run:
+//
+//  - raw Ed25519 sign and verify per second (one core, in process);
+//  - outbound: announcements accepted per second on a (sign + store +
+//    outbox, durable before the reply), and delivered per second until b
+//    holds every one (adds send + b's verify + store);
+//  - inbound: events per second b verifies and stores from pre-signed
+//    transactions of 50 events sent straight to it.
+//
+//   build/release/bench/federation_bench [--save] [--events N]
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "bench/bench_util.h"
+#include "common/clock.h"
+#include "federation/canonical_json.h"
+#include "federation/node_keys.h"
+#include "federation/request_auth.h"
+#include "federation/signed_json.h"
+#include "tests/support/node_process.h"
+
+using hearth::bench::Report;
+using hearth::testing::AdminCall;
+using hearth::testing::NodeOptions;
+using hearth::testing::NodeProcess;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// Signs or verifies for about a second; operations per second.
+double RawRate(bool verify) {
+  auto key = hearth::federation::SigningKey::Generate();
+  std::string msg(200, 'm');
+  std::string sig = key.Sign(msg);
+  size_t n = 0;
+  auto start = Clock::now();
+  while (Seconds(start) < 1.0) {
+    for (int i = 0; i < 100; ++i, ++n) {
+      if (verify) {
+        if (!hearth::federation::VerifyEd25519(key.public_key(), msg, sig))
+          std::abort();
+      } else {
+        sig = key.Sign(msg);
+      }
+    }
+  }
+  return n / Seconds(start);
+}
+
+// Waits until `node` holds at least `count` announcements (bounded).
+bool WaitForCount(NodeProcess& node, size_t count, double timeout_s) {
+  auto start = Clock::now();
+  while (Seconds(start) < timeout_s) {
+    json r =
+        AdminCall(node, "GET",
+                  "/admin/v1/announcements?after=" + std::to_string(count - 1) +
+                      "&limit=1");
+    if (r.is_object() && !r["announcements"].empty()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"federation benchmark"};
+  bool save = false;
+  int events = 4000;
+  std::string baseline =
+      std::string(HEARTH_SOURCE_DIR) + "/bench/baseline/federation_bench.json";
+  app.add_flag("--save", save, "replace the baseline with this run");
+  app.add_option("--events", events, "events per phase")->capture_default_str();
+  app.add_option("--baseline", baseline, "baseline file")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  Report report;
+
+  double sign = RawRate(false), verify = RawRate(true);
+  std::printf("raw Ed25519: %.0f signs/s, %.0f verifies/s (one core)\n", sign,
+              verify);
+  report.Add("raw ed25519 sign", sign, "ops/s");
+  report.Add("raw ed25519 verify", verify, "ops/s");
+
+  NodeProcess a(NodeOptions{
+      .server_name = "a.test", .log_level = "warn", .allow_http = true});
+  NodeProcess b(NodeOptions{
+      .server_name = "b.test", .log_level = "warn", .allow_http = true});
+  std::string error;
+  if (!a.Start(&error) || !b.Start(&error)) {
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
+  if (std::string problem = hearth::testing::PeerNodes(a, b);
+      !problem.empty()) {
+    std::fprintf(stderr, "peering failed: %s\n", problem.c_str());
+    return 1;
+  }
+
+  // Outbound: announcements from 4 admin connections (the admin listener
+  // has 4 threads), 200-byte bodies.
+  const std::string body(200, 'x');
+  std::atomic<int> next{0}, failed{0};
+  auto start = Clock::now();
+  std::vector<std::thread> posters;
+  for (int t = 0; t < 4; ++t) {
+    posters.emplace_back([&] {
+      httplib::Client c("127.0.0.1", a.admin_port());
+      c.set_keep_alive(true);
+      c.set_tcp_nodelay(true);
+      httplib::Headers h = {{"Authorization", "Bearer " + a.admin_token()}};
+      // Distinct bodies: identical events (same origin, ts and content)
+      // are one event, by design of content-addressed ids.
+      for (int i; (i = next.fetch_add(1)) < events;) {
+        std::string payload = json{{"body", body + std::to_string(i)}}.dump();
+        auto res =
+            c.Post("/admin/v1/announcements", h, payload, "application/json");
+        if (!res || res->status != 201) ++failed;
+      }
+    });
+  }
+  for (auto& p : posters) p.join();
+  double accept_s = Seconds(start);
+  bool all = WaitForCount(b, size_t(events), 120);
+  double deliver_s = Seconds(start);
+  std::printf(
+      "outbound: %d events accepted in %.2f s (%.0f/s, sign+store), "
+      "delivered to b in %.2f s (%.0f/s end to end)%s, %d failed\n",
+      events, accept_s, events / accept_s, deliver_s, events / deliver_s,
+      all ? "" : " INCOMPLETE", failed.load());
+  report.Add("outbound accepted (sign+store)", events / accept_s, "ev/s");
+  report.Add("outbound delivered (end to end)", all ? events / deliver_s : 0,
+             "ev/s");
+
+  // Inbound: pre-signed transactions with a's key, straight to b.
+  auto keys = hearth::federation::LoadKeyFile(a.data_dir() + "/node.key");
+  if (!keys) return 1;
+  const auto& key = keys->front();
+  hearth::SystemClock clock;
+  const int per_txn = 50;
+  int txns = events / per_txn;
+  std::vector<std::pair<std::string, std::string>> prepared;  // path, body
+  for (int t = 0; t < txns; ++t) {
+    json evs = json::array();
+    for (int i = 0; i < per_txn; ++i) {
+      json e = {
+          {"type", "node.announcement"},
+          {"origin", "a.test"},
+          {"ts", clock.NowMs()},
+          {"content", {{"body", body + std::to_string(t * per_txn + i)}}}};
+      hearth::federation::SignJson(e, "a.test", key).value();
+      evs.push_back(std::move(e));
+    }
+    json txn = {{"origin", "a.test"},
+                {"destination", "b.test"},
+                {"ts", clock.NowMs()},
+                {"events", evs}};
+    prepared.emplace_back("/_hearth/v1/send/bench-" + std::to_string(t),
+                          *hearth::federation::Canonicalize(txn));
+  }
+  std::atomic<int> idx{0}, refused{0};
+  start = Clock::now();
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 4; ++t) {
+    senders.emplace_back([&] {
+      httplib::Client c("127.0.0.1", b.port());
+      c.set_keep_alive(true);
+      c.set_tcp_nodelay(true);
+      c.set_read_timeout(60, 0);
+      for (int i; (i = idx.fetch_add(1)) < txns;) {
+        const auto& [path, text] = prepared[i];
+        json content = json::parse(text);
+        auto auth = hearth::federation::SignRequest(
+            key, "a.test", "b.test", "PUT", path, clock.NowMs(), &content);
+        auto res = c.Put(path.c_str(), {{"Authorization", *auth}}, text,
+                         "application/json");
+        if (!res || res->status != 200) ++refused;
+      }
+    });
+  }
+  for (auto& s : senders) s.join();
+  double inbound_s = Seconds(start);
+  int inbound_events = txns * per_txn;
+  std::printf(
+      "inbound: %d events in %d txns verified+stored in %.2f s "
+      "(%.0f/s), %d refused\n",
+      inbound_events, txns, inbound_s, inbound_events / inbound_s,
+      refused.load());
+  report.Add("inbound verified+stored", inbound_events / inbound_s, "ev/s");
+  report.Add("inbound / raw verify", (inbound_events / inbound_s) / verify,
+             "ratio");
+  report.Add("outbound accepted / raw sign", (events / accept_s) / sign,
+             "ratio");
+  report.Add("b RSS after load", hearth::bench::RssKib(b.pid()) / 1024.0, "MiB",
+             false);
+  report.Print(baseline, save);
+  return 0;
+}
