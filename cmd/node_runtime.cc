@@ -150,7 +150,9 @@ int RunNode(const DataDir& dir) {
   if (!trust) return Fail(trust.error().message);
   federation::SenderPool senders(
       env, committer, *outbox, **trust, **keys, clock, metrics,
-      federation::SenderOptions{.server_name = config.server_name});
+      federation::SenderOptions{.server_name = config.server_name,
+                                .base_backoff_ms = config.retry_min_ms,
+                                .max_backoff_ms = config.retry_max_s * 1000});
   auto announcements = AnnouncementService::Open(
       env, committer, *outbox, **trust, **keys, *audit, clock,
       [&senders] { senders.Notify(); });
@@ -180,6 +182,21 @@ int RunNode(const DataDir& dir) {
       "hearth_storage_changes_total",
       "Changes made durable through group commit.",
       [&committer] { return double(committer.changes()); }, "counter");
+  metrics.GaugeFamily("hearth_federation_queue_depth",
+                      "Events waiting for each peer.", [&env, &outbox, &trust] {
+                        Metrics::Samples samples;
+                        auto peers = (*trust)->List();
+                        auto txn = env.BeginRead();
+                        if (!peers || !txn) return samples;
+                        for (const auto& p : *peers) {
+                          auto depth =
+                              outbox->Depth(*txn, p.record.server_name);
+                          if (depth)
+                            samples.push_back({{{"peer", p.record.server_name}},
+                                               double(*depth)});
+                        }
+                        return samples;
+                      });
   metrics.Gauge("hearth_login_throttle_entries",
                 "Handles and addresses with recent failed logins.",
                 [&throttle] { return double(throttle.size()); });

@@ -96,6 +96,15 @@ void Metrics::Gauge(const std::string& name, const std::string& help,
   f.read = std::move(read);
 }
 
+void Metrics::GaugeFamily(const std::string& name, const std::string& help,
+                          std::function<Samples()> read) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Family& f = families_[name];
+  f.type = "gauge";
+  f.help = help;
+  f.read_family = std::move(read);
+}
+
 std::string Metrics::Render() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
@@ -104,6 +113,11 @@ std::string Metrics::Render() const {
     out += "# TYPE " + name + " " + f.type + "\n";
     if (f.read) {
       out += name + " " + Number(f.read()) + "\n";
+      continue;
+    }
+    if (f.read_family) {
+      for (const auto& [labels, v] : f.read_family())
+        out += Series(name, LabelText(labels)) + " " + Number(v) + "\n";
       continue;
     }
     for (const auto& [labels, v] : f.values) {

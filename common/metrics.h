@@ -31,6 +31,11 @@ class Metrics {
   void Gauge(const std::string& name, const std::string& help,
              std::function<double()> read, const std::string& type = "gauge");
 
+  // A labelled family read when rendering (e.g. a gauge per peer).
+  using Samples = std::vector<std::pair<Labels, double>>;
+  void GaugeFamily(const std::string& name, const std::string& help,
+                   std::function<Samples()> read);
+
   std::string Render() const;
 
  private:
@@ -43,6 +48,7 @@ class Metrics {
     std::map<std::string, std::vector<double>> buckets;
     std::map<std::string, std::pair<double, double>> sum_count;
     std::function<double()> read;  // gauges read at render time
+    std::function<Samples()> read_family;
   };
 
   mutable std::mutex mu_;

@@ -217,7 +217,10 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
     // Jitter in [delay/2, delay]: peers that failed together retry apart.
     delay = delay / 2 + std::int64_t(rng() % std::uint64_t(delay / 2 + 1));
     spdlog::debug("sender {}: {}; retry in {} ms", peer, why, delay);
-    if (Wait(self, delay, /*backoff=*/true)) failures = 0;
+    if (Wait(self, delay, /*backoff=*/true)) {
+      spdlog::info("sender {}: the peer contacted us; retrying now", peer);
+      failures = 0;
+    }
   }
 }
 

@@ -179,7 +179,9 @@ Status ParseInto(const toml::table& root, const std::string& source,
   const toml::table* fed = r.Section("federation", status);
   HEARTH_RETURN_IF_ERROR(status);
   if (fed != nullptr) {
-    r.WarnUnknown(*fed, "federation.", {"mode", "allow_http"}, out.warnings);
+    r.WarnUnknown(*fed, "federation.",
+                  {"mode", "allow_http", "retry_min_ms", "retry_max_s"},
+                  out.warnings);
     std::string mode = ToString(c.federation_mode);
     HEARTH_RETURN_IF_ERROR(r.String(fed, "federation", "mode", mode));
     HEARTH_RETURN_IF_ERROR(
@@ -189,6 +191,15 @@ Status ParseInto(const toml::table& root, const std::string& source,
                               c.federation_mode));
     HEARTH_RETURN_IF_ERROR(
         r.Bool(fed, "federation", "allow_http", c.allow_http));
+    HEARTH_RETURN_IF_ERROR(r.Int(fed, "federation", "retry_min_ms", 10,
+                                 600 * 1000, c.retry_min_ms));
+    // Capped at an hour: a longer back-off silently defederates a peer
+    // that was down for a day.
+    HEARTH_RETURN_IF_ERROR(
+        r.Int(fed, "federation", "retry_max_s", 1, 3600, c.retry_max_s));
+    if (c.retry_max_s * 1000 < c.retry_min_ms)
+      return r.Fail("federation.retry_max_s",
+                    "must not be below federation.retry_min_ms");
   }
 
   const toml::table* acc = r.Section("accounts", status);
@@ -383,7 +394,11 @@ std::string InitialConfigText(const std::string& server_name,
        "# allowlist: only peers an admin trusted | open: anyone not blocked\n"
        "mode = \"allowlist\"\n"
        "# true lets peers use plain http:// base URLs (tests, development)\n"
-       "allow_http = false\n\n"
+       "allow_http = false\n"
+       "# Delivery retries back off from retry_min_ms, doubling, up to\n"
+       "# retry_max_s (at most an hour), and restart when the peer calls.\n"
+       "# retry_min_ms = 1000\n"
+       "# retry_max_s = 3600\n\n"
        "[accounts]\n"
        "# session_ttl_hours = 720\n"
        "# Argon2id cost for new password hashes (each hash records its own).\n"

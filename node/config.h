@@ -50,6 +50,10 @@ struct Config {
   // [federation]
   FederationMode federation_mode = FederationMode::kAllowlist;
   bool allow_http = false;
+  // Delivery retry back-off: first delay and cap (Synapse calls these
+  // destination_min_retry_interval and destination_max_retry_interval).
+  std::int64_t retry_min_ms = 1000;
+  std::int64_t retry_max_s = 3600;
   // [accounts]
   std::int64_t session_ttl_hours = 24 * 30;
   PasswordParams password;

@@ -170,3 +170,22 @@ TEST(ConfigTest, Argon2MemoryMustCoverItsLanes) {
 
 }  // namespace
 }  // namespace hearth
+
+namespace hearth {
+namespace {
+
+TEST(ConfigTest, RetryBackOffIsCappedAtAnHour) {
+  auto r = Parse(
+      "[node]\nserver_name = \"a.test\"\n[federation]\n"
+      "retry_min_ms = 500\nretry_max_s = 600\n");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->config.retry_min_ms, 500);
+  EXPECT_EQ(r->config.retry_max_s, 600);
+  EXPECT_EQ(ErrorOf("[node]\nserver_name = \"a.test\"\n[federation]\n"
+                    "retry_max_s = 86400\n"),
+            "hearth.toml: federation.retry_max_s: must be between 1 and 3600, "
+            "got 86400");
+}
+
+}  // namespace
+}  // namespace hearth

@@ -312,3 +312,45 @@ TEST_F(InboundRefusalTest, OnlyTheKeyDocumentIsReadableUnsigned) {
 
 }  // namespace
 }  // namespace hearth::testing
+
+namespace hearth::testing {
+namespace {
+
+TEST(FederationRetryTest, APeerThatComesBackIsRetriedAsSoonAsItContactsUs) {
+  // a's first retry would wait 15-30 s: only b's call can make it sooner.
+  NodeProcess a(NodeOptions{.server_name = "a.test",
+                            .allow_http = true,
+                            .federation_extra = "retry_min_ms = 30000\n"});
+  NodeProcess b(Fed("b.test"));
+  std::string error;
+  ASSERT_TRUE(a.Start(&error)) << error;
+  ASSERT_TRUE(b.Start(&error)) << error;
+  Peer(a, b);
+  ASSERT_EQ(b.Stop(), 0);
+  Announce(a, "while b was away");
+  ASSERT_TRUE(WaitFor([&] {
+    json p = Admin(a, "GET", "/admin/v1/peers");
+    return p["peers"][0]["last_error"].is_string();
+  }));  // the first attempt failed; a is backing off
+  ASSERT_TRUE(b.Start(&error)) << error;
+  Announce(b, "b is back");  // b calls a
+  ASSERT_TRUE(WaitFor([&] { return CountFrom(b, "a.test") == 1; },
+                      std::chrono::seconds(10)))
+      << "a kept backing off after b contacted it\n"
+      << a.log();
+  EXPECT_NE(a.log().find("sender b.test: the peer contacted us; retrying now"),
+            std::string::npos);
+  // The queue depth is a metric per peer.
+  auto c = a.AdminClient();
+  auto m = c->Get("/metrics", {{"Authorization", "Bearer " + a.admin_token()}});
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("hearth_federation_queue_depth{peer=\"b.test\"} 0"),
+            std::string::npos)
+      << m->body;
+  EXPECT_NE(
+      m->body.find("hearth_federation_events_sent_total{peer=\"b.test\"} 1"),
+      std::string::npos);
+}
+
+}  // namespace
+}  // namespace hearth::testing

@@ -133,6 +133,7 @@ NodeProcess::NodeProcess(NodeOptions options) {
   replace("[accounts]\n", "[accounts]\n" + options.accounts_extra);
   replace("level = \"info\"", "level = \"" + options.log_level + "\"");
   if (options.allow_http) replace("allow_http = false", "allow_http = true");
+  replace("[federation]\n", "[federation]\n" + options.federation_extra);
   config += "\n" + options.extra_toml;
   std::ofstream(data_dir_ + "/hearth.toml") << config;
 }

@@ -48,8 +48,9 @@ struct NodeOptions {
   std::string accounts_extra =
       "password_memory_kib = 256\npassword_iterations = 1\n";
   std::string log_level = "info";
-  bool allow_http = false;  // federation over plain http (loopback tests)
-  std::string extra_toml;   // appended at the end of hearth.toml
+  bool allow_http = false;       // federation over plain http (loopback tests)
+  std::string federation_extra;  // appended to the [federation] section
+  std::string extra_toml;        // appended at the end of hearth.toml
 };
 
 class NodeProcess {
