@@ -12,15 +12,17 @@ namespace {
 
 constexpr std::int64_t kDocumentValidityMs = 24ll * 3600 * 1000;
 
-std::string KeyLine(const SigningKey& k) {
-  return "ed25519 " + k.key_id().substr(8) + " " + Base64Encode(k.seed()) +
-         "\n";
-}
-
 }  // namespace
 
 Status CreateKeyFile(const std::string& path) {
-  return WriteFileAtomically(path, KeyLine(SigningKey::Generate()));
+  return SaveKeyFile(path, {SigningKey::Generate()});
+}
+
+Status SaveKeyFile(const std::string& path,
+                   const std::vector<SigningKey>& keys) {
+  std::string text;
+  for (const auto& k : keys) text += KeyFileLine(k);
+  return WriteFileAtomically(path, text);
 }
 
 Result<std::vector<SigningKey>> LoadKeyFile(const std::string& path) {
@@ -30,15 +32,7 @@ Result<std::vector<SigningKey>> LoadKeyFile(const std::string& path) {
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
-    std::istringstream fields(line);
-    std::string alg, id, seed_b64, extra;
-    fields >> alg >> id >> seed_b64;
-    auto seed = Base64Decode(seed_b64);
-    if (alg != "ed25519" || id.empty() || !seed || (fields >> extra)) {
-      return Error::Invalid("bad_key",
-                            path + ": expected lines 'ed25519 <id> <seed>'");
-    }
-    auto key = SigningKey::FromSeed(*seed, "ed25519:" + id);
+    auto key = ParseKeyFileLine(line);
     if (!key)
       return Error::Invalid("bad_key", path + ": " + key.error().message);
     keys.push_back(std::move(key).value());
@@ -131,8 +125,7 @@ Result<std::string> NodeKeys::Rotate(const storage::AuditLog& audit,
   SigningKey previous = keys_.front();
   // The file first: if we stop before the store is updated, Open()
   // finishes the rotation from the file.
-  HEARTH_RETURN_IF_ERROR(
-      WriteFileAtomically(key_path_, KeyLine(next) + KeyLine(previous)));
+  HEARTH_RETURN_IF_ERROR(SaveKeyFile(key_path_, {next, previous}));
   keys_ = {next, previous};
   std::int64_t now = clock_.NowMs();
   HEARTH_RETURN_IF_ERROR(committer_.Run([&](storage::WriteTxn& txn) -> Status {

@@ -90,8 +90,11 @@ class NodeKeys {
   std::vector<SigningKey> keys_;  // current first
 };
 
-// Reads every key line of a key file.
+// Reads every key line of a key file; the error names the file.
 Result<std::vector<SigningKey>> LoadKeyFile(const std::string& path);
+// Writes a key file (atomically, 0600), current key first.
+Status SaveKeyFile(const std::string& path,
+                   const std::vector<SigningKey>& keys);
 
 }  // namespace hearth::federation
 

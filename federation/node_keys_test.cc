@@ -59,7 +59,7 @@ TEST_F(NodeKeysTest, ARotationInterruptedAfterTheFileIsFinishedOnOpen) {
   keys.reset();
   // Simulate a crash after the key file was replaced.
   SigningKey next = SigningKey::Generate();
-  ASSERT_TRUE(SaveSigningKey(dir_.Sub("node.key"), next));
+  ASSERT_TRUE(SaveKeyFile(dir_.Sub("node.key"), {next}));
   auto reopened = Open();
   auto history = reopened->History();
   EXPECT_EQ(history[next.key_id()].expired_ts, 0);

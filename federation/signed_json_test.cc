@@ -3,6 +3,8 @@
 // "ed25519:1". A Hearth signature is a Matrix signature.
 #include "federation/signed_json.h"
 
+#include "federation/node_keys.h"
+
 #include <gtest/gtest.h>
 
 #include "common/encoding.h"
@@ -96,9 +98,10 @@ TEST(SigningKeyTest, KeyFileRoundTripsInSynapseFormat) {
   SigningKey key = SigningKey::Generate();
   EXPECT_TRUE(IsValidKeyId(key.key_id())) << key.key_id();
   std::string path = dir.Sub("node.key");
-  ASSERT_TRUE(SaveSigningKey(path, key));
-  auto loaded = LoadSigningKey(path);
-  ASSERT_TRUE(loaded) << loaded.error().message;
+  ASSERT_TRUE(SaveKeyFile(path, {key}));
+  auto file = LoadKeyFile(path);
+  ASSERT_TRUE(file) << file.error().message;
+  auto loaded = &file->front();
   EXPECT_EQ(loaded->key_id(), key.key_id());
   EXPECT_EQ(loaded->public_key(), key.public_key());
   std::string sig = key.Sign("message");
@@ -114,7 +117,7 @@ TEST(SigningKeyTest, BadKeyFilesAreClearErrors) {
   for (const char* text : {"", "ed25519 abc", "rsa abc AAAA",
                            "ed25519 abc notbase64!", "ed25519 abc AAAA"}) {
     std::ofstream(path) << text;
-    auto k = LoadSigningKey(path);
+    auto k = LoadKeyFile(path);
     ASSERT_FALSE(k) << text;
     EXPECT_NE(k.error().message.find(path), std::string::npos);
   }

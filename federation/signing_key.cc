@@ -7,7 +7,6 @@
 
 #include "common/crypto.h"
 #include "common/encoding.h"
-#include "common/files.h"
 
 namespace hearth::federation {
 namespace {
@@ -128,25 +127,19 @@ std::string Fingerprint(std::string_view public_key) {
   return "SHA256:" + Base64Encode(Sha256(public_key));
 }
 
-Result<SigningKey> LoadSigningKey(const std::string& path) {
-  HEARTH_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  std::istringstream in(text);
-  std::string alg, version, seed_b64, extra;
-  in >> alg >> version >> seed_b64;
-  auto seed = Base64Decode(seed_b64);
-  if (alg != "ed25519" || version.empty() || !seed || (in >> extra)) {
-    return Error::Invalid("bad_key",
-                          path + ": expected one line 'ed25519 <id> <seed>'");
-  }
-  auto key = SigningKey::FromSeed(*seed, "ed25519:" + version);
-  if (!key) return Error::Invalid("bad_key", path + ": " + key.error().message);
-  return key;
+std::string KeyFileLine(const SigningKey& key) {
+  return "ed25519 " + key.key_id().substr(8) + " " + Base64Encode(key.seed()) +
+         "\n";
 }
 
-Status SaveSigningKey(const std::string& path, const SigningKey& key) {
-  std::string id = key.key_id().substr(8);
-  return WriteFileAtomically(
-      path, "ed25519 " + id + " " + Base64Encode(key.seed()) + "\n");
+Result<SigningKey> ParseKeyFileLine(std::string_view line) {
+  std::istringstream fields{std::string(line)};
+  std::string alg, id, seed_b64, extra;
+  fields >> alg >> id >> seed_b64;
+  auto seed = Base64Decode(seed_b64);
+  if (alg != "ed25519" || id.empty() || !seed || (fields >> extra))
+    return Error::Invalid("bad_key", "expected 'ed25519 <id> <seed>'");
+  return SigningKey::FromSeed(*seed, "ed25519:" + id);
 }
 
 }  // namespace hearth::federation

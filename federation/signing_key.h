@@ -46,8 +46,8 @@ bool IsValidKeyId(std::string_view key_id);
 // "SHA256:" + unpadded base64 (the OpenSSH fingerprint style).
 std::string Fingerprint(std::string_view public_key);
 
-// The key file (see above). Load fails with a message naming the file.
-Result<SigningKey> LoadSigningKey(const std::string& path);
-Status SaveSigningKey(const std::string& path, const SigningKey& key);
+// One line of a key file (see above), with its newline; and its parser.
+std::string KeyFileLine(const SigningKey& key);
+Result<SigningKey> ParseKeyFileLine(std::string_view line);
 
 }  // namespace hearth::federation
