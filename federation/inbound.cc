@@ -60,9 +60,14 @@ Result<std::string> Inbound::Authenticate(const std::string& method,
   // Trust before keys: a blocked or unknown peer costs us no fetch.
   auto gate = trust_.CheckInbound(auth.origin, directory_only);
   if (!gate && gate.error().reason != "not_trusted") return gate.error();
-  HEARTH_ASSIGN_OR_RETURN(std::string key,
+  HEARTH_ASSIGN_OR_RETURN(PeerKey key,
                           trust_.PublicKeyFor(auth.origin, auth.key_id));
-  Status verified = VerifyRequest(auth, method, uri, content, key);
+  if (key.expired_ts != 0) {
+    // Requests are live: they must use a current key.
+    return Error::Unauthenticated(
+        "expired_key", auth.key_id + " of " + auth.origin + " has expired");
+  }
+  Status verified = VerifyRequest(auth, method, uri, content, key.key);
   if (!verified) {
     metrics_.Add("hearth_federation_signature_failures_total",
                  {{"peer", auth.origin}});
@@ -136,7 +141,13 @@ Status Inbound::VerifyEvent(const std::string& origin,
       last = key.error();
       continue;
     }
-    Status s = VerifyJson(event, origin, id, *key);
+    if (key->expired_ts != 0 &&
+        event["ts"].get<std::int64_t>() > key->expired_ts) {
+      last = Error::Unauthenticated(
+          "expired_key", id + " had expired when this event was made");
+      continue;
+    }
+    Status s = VerifyJson(event, origin, id, key->key);
     if (s) return Ok();
     last = s.error();
   }

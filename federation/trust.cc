@@ -231,8 +231,8 @@ Result<PeerRecord> TrustService::CheckInbound(const std::string& origin,
   return Error::Forbidden("not_trusted", origin + " is not a trusted peer");
 }
 
-Result<std::string> TrustService::PublicKeyFor(const std::string& origin,
-                                               const std::string& key_id) {
+Result<PeerKey> TrustService::PublicKeyFor(const std::string& origin,
+                                           const std::string& key_id) {
   HEARTH_ASSIGN_OR_RETURN(auto record, Get(origin));
   bool open = options_.policy == FederationPolicy::kOpen;
   if (!record && !open)
@@ -241,9 +241,9 @@ Result<std::string> TrustService::PublicKeyFor(const std::string& origin,
     if (record->state == PeerState::kBlocked)
       return Error::Forbidden("blocked", origin + " is blocked");
     if (auto it = record->pinned.find(key_id); it != record->pinned.end())
-      return it->second;
+      return PeerKey{it->second, 0};
     if (auto it = record->old_keys.find(key_id); it != record->old_keys.end())
-      return it->second.first;
+      return PeerKey{it->second.first, it->second.second};
   }
   // An id we do not know: look at the peer's key document, but not more
   // than once a minute, so that garbage ids cannot make us hammer it.
@@ -333,11 +333,11 @@ Result<std::string> TrustService::PublicKeyFor(const std::string& origin,
     return Audit(txn, "federation", "peer.key_change", origin,
                  {{"offered", Fingerprints(r.offered)}});
   }));
-  if (key) return *key;
+  if (key) return PeerKey{*key, 0};
   HEARTH_ASSIGN_OR_RETURN(auto after, Get(origin));
   if (after && after->state != PeerState::kPending) {
     if (auto it = after->pinned.find(key_id); it != after->pinned.end())
-      return it->second;
+      return PeerKey{it->second, 0};
   }
   return Error::Unauthenticated("unknown_key",
                                 "no pinned key " + key_id + " for " + origin);

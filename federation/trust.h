@@ -61,6 +61,13 @@ struct PeerRecord {
   }
 };
 
+// A key a peer signs with, and when it expired (0: current). An expired
+// key verifies only what the peer signed before it expired.
+struct PeerKey {
+  std::string key;  // 32 raw bytes
+  std::int64_t expired_ts = 0;
+};
+
 // What admins see of a peer.
 struct PeerView {
   PeerRecord record;
@@ -117,8 +124,8 @@ class TrustService {
   // new key signed by a pinned key is pinned; anything else puts the peer
   // back to pending, logs it and records it in the audit log.
   // Unauthenticated (`unknown_key`) if no usable key results.
-  Result<std::string> PublicKeyFor(const std::string& origin,
-                                   const std::string& key_id);
+  Result<PeerKey> PublicKeyFor(const std::string& origin,
+                               const std::string& key_id);
 
   void RecordContact(const std::string& name);
   void RecordError(const std::string& name, const std::string& error);

@@ -87,7 +87,8 @@ TEST_F(TrustTest, AddedPeersArePendingUntilTrustedWithMatchingFingerprints) {
       "p.test", std::vector<std::string>{Fingerprint(k1_.public_key())},
       "admin"));
   EXPECT_TRUE(trust_->CheckInbound("p.test", false));
-  EXPECT_EQ(*trust_->PublicKeyFor("p.test", k1_.key_id()), k1_.public_key());
+  EXPECT_EQ(trust_->PublicKeyFor("p.test", k1_.key_id())->key,
+            k1_.public_key());
 }
 
 TEST_F(TrustTest, BadPeersAreRefusedWhenAdded) {
@@ -127,10 +128,11 @@ TEST_F(TrustTest, ARotationVouchedForByAPinnedKeyIsPinned) {
   peers_.docs["http://p.test"] = Doc("p.test", {k2_, k1_});
   auto key = trust_->PublicKeyFor("p.test", k2_.key_id());
   ASSERT_TRUE(key) << key.error().message;
-  EXPECT_EQ(*key, k2_.public_key());
+  EXPECT_EQ(key->key, k2_.public_key());
   EXPECT_EQ(StateOf("p.test"), PeerState::kTrusted);
   // The old key still verifies old events.
-  EXPECT_EQ(*trust_->PublicKeyFor("p.test", k1_.key_id()), k1_.public_key());
+  EXPECT_EQ(trust_->PublicKeyFor("p.test", k1_.key_id())->key,
+            k1_.public_key());
 }
 
 TEST_F(TrustTest, AnUnvouchedKeyChangeMakesThePeerPending) {
@@ -145,7 +147,8 @@ TEST_F(TrustTest, AnUnvouchedKeyChangeMakesThePeerPending) {
             "not_trusted");
   // The admin looks, and trusts the new key.
   ASSERT_TRUE(trust_->Trust("p.test", std::nullopt, "admin"));
-  EXPECT_EQ(*trust_->PublicKeyFor("p.test", k2_.key_id()), k2_.public_key());
+  EXPECT_EQ(trust_->PublicKeyFor("p.test", k2_.key_id())->key,
+            k2_.public_key());
 }
 
 TEST_F(TrustTest, UnknownKeyIdsRefetchAtMostOncePerInterval) {

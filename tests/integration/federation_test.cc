@@ -299,6 +299,19 @@ TEST_F(InboundRefusalTest, BadRequestsAreRefusedAndStoreNothing) {
   ExpectRefused(Put("m12", Body({Event("blocked")})), 403, "blocked");
 }
 
+TEST_F(InboundRefusalTest, AnExpiredKeySignsNoNewRequests) {
+  // a rotates, and b learns of it from a's next transaction.
+  Admin(a_, "POST", "/admin/v1/keys/rotate", json::object(), 200);
+  Announce(a_, "signed with the new key");
+  ASSERT_TRUE(WaitFor([&] { return CountFrom(b_, "a.test") == 1; }));
+  // key_ is a's old key: b still knows it, as expired.
+  auto res = Put("old1", Body({Event("with the old key")}));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401) << res->body;
+  EXPECT_EQ(JsonOf(res)["error"]["code"], "expired_key");
+  EXPECT_EQ(CountFrom(b_, "a.test"), 1u);
+}
+
 TEST_F(InboundRefusalTest, OnlyTheKeyDocumentIsReadableUnsigned) {
   // The key document is public; nothing else is readable unsigned.
   auto c = b_.Client();
