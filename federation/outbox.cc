@@ -13,18 +13,17 @@ Result<Outbox> Outbox::Open(storage::Env& env) {
   return Outbox(entries, cursors);
 }
 
+// The last seq ever used lives under a key no server name can have, so
+// that seqs (and so txn ids) never repeat, even after every entry was
+// delivered and deleted and peers came and went.
+constexpr char kLastSeqKey[] = "\x01last_seq";
+
 Result<std::uint64_t> Outbox::LastSeq(const storage::Txn& txn) const {
+  HEARTH_ASSIGN_OR_RETURN(auto v, txn.Get(cursors_, kLastSeqKey));
+  if (v) return DecodeU64BE(*v).value_or(0);
   HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, entries_.dbi()));
   HEARTH_ASSIGN_OR_RETURN(bool any, c.Last());
-  if (!any) {
-    // Empty table: continue from the highest cursor, so seqs never repeat.
-    std::uint64_t high = 0;
-    HEARTH_ASSIGN_OR_RETURN(auto cc, storage::Cursor::Open(txn, cursors_));
-    for (auto more = cc.First(); more && *more; more = cc.Next())
-      high = std::max(high, DecodeU64BE(cc.value()).value_or(0));
-    return high;
-  }
-  return DecodeU64BE(c.key()).value_or(0);
+  return any ? DecodeU64BE(c.key()).value_or(0) : std::uint64_t(0);
 }
 
 Result<std::uint64_t> Outbox::Cursor(const storage::Txn& txn,
@@ -39,6 +38,7 @@ Result<std::uint64_t> Outbox::Enqueue(
     std::vector<std::string> destinations) const {
   HEARTH_ASSIGN_OR_RETURN(std::uint64_t last, LastSeq(txn));
   std::uint64_t seq = last + 1;
+  HEARTH_RETURN_IF_ERROR(txn.Put(cursors_, kLastSeqKey, EncodeU64BE(seq)));
   HEARTH_RETURN_IF_ERROR(
       entries_.Insert(txn, EncodeU64BE(seq),
                       OutboxEntry{std::move(event), std::move(destinations)}));
@@ -108,6 +108,12 @@ Status Outbox::StartCursor(storage::WriteTxn& txn,
   if (existing) return Ok();
   HEARTH_ASSIGN_OR_RETURN(std::uint64_t last, LastSeq(txn));
   return txn.Put(cursors_, peer, EncodeU64BE(last));
+}
+
+Status Outbox::DropQueue(storage::WriteTxn& txn,
+                         const std::string& peer) const {
+  HEARTH_ASSIGN_OR_RETURN(std::uint64_t last, LastSeq(txn));
+  return Ack(txn, peer, last);
 }
 
 Status Outbox::DropCursor(storage::WriteTxn& txn,

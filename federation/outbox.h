@@ -4,7 +4,8 @@
 // the number of destinations, and a cursor per peer:
 //
 //   seq_outboxentry:   seq (u64 BE, from 1) -> OutboxEntry
-//   servername_cursor: server name -> u64 BE, last seq the peer acknowledged
+//   servername_cursor: server name -> u64 BE, last seq the peer acknowledged;
+//                      "\x01last_seq" -> u64 BE, the last seq ever used
 //
 // Entries every destination has acknowledged are deleted.
 #pragma once
@@ -57,6 +58,8 @@ class Outbox {
   // Starts a new peer's cursor at the end, so it gets only what follows.
   Status StartCursor(storage::WriteTxn& txn, const std::string& peer) const;
   Status DropCursor(storage::WriteTxn& txn, const std::string& peer) const;
+  // Discards everything queued for `peer` (it was blocked).
+  Status DropQueue(storage::WriteTxn& txn, const std::string& peer) const;
 
   // Events waiting for `peer`.
   Result<std::uint64_t> Depth(const storage::Txn& txn,

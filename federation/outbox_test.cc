@@ -111,3 +111,21 @@ TEST_F(OutboxTest, TransactionsAreDeterministicSoResendsAreIdentical) {
 
 }  // namespace
 }  // namespace hearth::federation
+
+namespace hearth::federation {
+namespace {
+
+TEST_F(OutboxTest, SeqsNeverRepeatEvenAfterEveryPeerIsGone) {
+  Start("b");
+  Enqueue("e1", {"b"});
+  Enqueue("e2", {"b"});
+  Ack("b", 2);
+  ASSERT_TRUE(env_->Update(
+      [&](storage::WriteTxn& txn) { return outbox_->DropCursor(txn, "b"); }));
+  Start("b");
+  Enqueue("e3", {"b"});
+  EXPECT_EQ(Next("b").first_seq, 3u);
+}
+
+}  // namespace
+}  // namespace hearth::federation

@@ -66,6 +66,7 @@ Result<RequestAuth> ParseAuthorization(std::string_view header) {
     if (!rest.empty()) {
       if (rest[0] != ',') return BadAuth("expected ','");
       rest.remove_prefix(1);
+      if (rest.empty()) return BadAuth("trailing ','");
     }
     std::string* target = nullptr;
     int bit = 0;
@@ -90,6 +91,11 @@ Result<RequestAuth> ParseAuthorization(std::string_view header) {
   if (!IsValidServerName(auth.origin) || !IsValidServerName(auth.destination))
     return BadAuth("bad server name");
   if (!IsValidKeyId(auth.key_id)) return BadAuth("bad key id");
+  // Milliseconds as plain digits: no sign, no leading zeros.
+  if (ts_text.empty() || ts_text.size() > 16 ||
+      ts_text.find_first_not_of("0123456789") != std::string::npos ||
+      (ts_text.size() > 1 && ts_text[0] == '0'))
+    return BadAuth("bad ts");
   auto [ptr, ec] =
       std::from_chars(ts_text.data(), ts_text.data() + ts_text.size(), auth.ts);
   if (ec != std::errc() || ptr != ts_text.data() + ts_text.size())

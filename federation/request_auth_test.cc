@@ -47,7 +47,7 @@ TEST(RequestAuthTest, MalformedHeadersAreRefusedWithAReason) {
   EXPECT_EQ(ParseAuthorization("").error().reason, "missing_auth");
   for (const std::string& bad : std::vector<std::string>{
            std::string("Bearer x"), std::string("Hearth "),
-           good + ",origin=\"c.test\"",              // repeated
+           good + ",origin=\"c.test\"", good + ",",  // repeated
            good + ",extra=\"1\"",                    // unknown field
            std::string("Hearth origin=\"a.test\""),  // fields missing
            good.substr(0, good.size() - 1),          // unterminated

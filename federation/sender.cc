@@ -130,6 +130,10 @@ bool SenderPool::Wait(PeerSender& self, std::int64_t ms, bool backoff) {
 void SenderPool::Run(const std::string& peer, PeerSender& self) {
   std::mt19937_64 rng(std::random_device{}());
   int failures = 0;
+  // A batch that failed is resent as it was, not rebuilt from a grown
+  // outbox: the same txn id and body, so a receiver that applied it but
+  // whose answer was lost just answers again.
+  std::optional<OutboxBatch> inflight;
   std::unique_ptr<httplib::Client> client;
   std::string client_url;
   while (!stop_) {
@@ -140,7 +144,9 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
       continue;
     }
     OutboxBatch batch;
-    {
+    if (inflight) {
+      batch = *inflight;
+    } else {
       auto txn = env_.BeginRead();
       auto next = txn ? outbox_.Next(*txn, peer, options_.max_events,
                                      options_.max_bytes)
@@ -191,9 +197,11 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
       });
       if (!acked) {
         spdlog::error("sender {}: ack: {}", peer, acked.error().message);
+        inflight = batch;
         Wait(self, options_.base_backoff_ms);
         continue;
       }
+      inflight.reset();
       if (delivered) {
         metrics_.Add("hearth_federation_events_sent_total", {{"peer", peer}},
                      double(batch.events.size()));
@@ -204,6 +212,7 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
       continue;
     }
     // Down, slow, or not trusting us (yet): back off and try again.
+    inflight = batch;
     ++failures;
     std::string why = res ? "HTTP " + std::to_string(res->status) + " " +
                                 res->body.substr(0, 200)

@@ -3,9 +3,11 @@
 // down or slow delays nobody else. Failures back off exponentially with
 // jitter up to a cap of an hour (low enough that a peer down for a day is
 // retried within the hour it returns), reset by a success, and cut short
-// when the peer contacts us. Senders start again from the stored cursor
-// after a restart; the receiver's txn-id idempotency makes a resend after a
-// lost answer harmless.
+// when the peer contacts us. A failed batch is resent unchanged (same txn
+// id and body), so the receiver's txn-id idempotency makes a resend after a
+// lost answer harmless. After a restart senders start again from the
+// stored cursor; a batch rebuilt then may differ, and receivers dedupe
+// events by event id (spec/federation.md).
 #pragma once
 
 #include <atomic>

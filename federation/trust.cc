@@ -145,8 +145,16 @@ Result<PeerView> TrustService::Trust(
             }
           }
         }
-        for (auto& [id, key] : r.offered) r.pinned[id] = key;
-        r.offered.clear();
+        if (!r.offered.empty()) {
+          // Pin exactly what was offered. Keys it replaces verify only
+          // what was signed before now (a replaced key may have leaked).
+          std::int64_t now = clock_.NowMs();
+          for (const auto& [id, key] : r.pinned) {
+            if (!r.offered.count(id)) r.old_keys[id] = {key, now};
+          }
+          r.pinned = std::move(r.offered);
+          r.offered.clear();
+        }
         r.state = PeerState::kTrusted;
         r.note = "trusted";
         return outbox_.StartCursor(txn, r.server_name);
@@ -161,12 +169,15 @@ Result<PeerView> TrustService::SetState(const std::string& name,
                               : state == PeerState::kLimited ? "limit"
                                                              : "pending");
   return Update(name, actor, action,
-                [&](storage::WriteTxn&, PeerRecord& r) -> Status {
+                [&](storage::WriteTxn& txn, PeerRecord& r) -> Status {
                   if (state == PeerState::kLimited && r.pinned.empty())
                     return Error::Conflict(
                         "no_keys", "trust the peer's keys before limiting it");
                   r.state = state;
                   r.note = ToString(state);
+                  // Nothing queued for a blocked peer is ever sent.
+                  if (state == PeerState::kBlocked)
+                    return outbox_.DropQueue(txn, r.server_name);
                   return Ok();
                 });
 }
@@ -302,6 +313,15 @@ Result<PeerKey> TrustService::PublicKeyFor(const std::string& origin,
       if (!r.pinned.count(id)) changed = true;
     }
     if (!changed) return Ok();
+    if (r.pinned.empty()) {
+      // Never trusted yet: nothing was pinned, so nothing changed; keep
+      // what it offers up to date for the admin who will look at it.
+      std::map<std::string, std::string> offered;
+      for (const auto& [id, pk] : doc->verify_keys) offered[id] = pk.key;
+      if (offered == r.offered) return Ok();
+      r.offered = std::move(offered);
+      return table_.Put(txn, origin, r);
+    }
     if (vouched) {
       // A rotation the old key signed: pin the new keys, retire the rest.
       std::map<std::string, std::string> next;

@@ -91,6 +91,15 @@ TEST_F(TrustTest, AddedPeersArePendingUntilTrustedWithMatchingFingerprints) {
             k1_.public_key());
 }
 
+TEST(PeerUrlTest, PlainHttpNeedsAllowHttp) {
+  EXPECT_EQ(NormalizeBaseUrl("http://p.test", false).error().reason, "bad_url");
+  EXPECT_EQ(*NormalizeBaseUrl("http://p.test:8080/", true),
+            "http://p.test:8080");
+  EXPECT_EQ(*NormalizeBaseUrl("https://p.test", false), "https://p.test");
+  EXPECT_EQ(NormalizeBaseUrl("https://user@p.test", false).error().reason,
+            "bad_url");
+}
+
 TEST_F(TrustTest, BadPeersAreRefusedWhenAdded) {
   EXPECT_EQ(trust_->AddPeer("ftp://x", "admin").error().reason, "bad_url");
   EXPECT_EQ(trust_->AddPeer("http://x/path", "admin").error().reason,
@@ -145,10 +154,14 @@ TEST_F(TrustTest, AnUnvouchedKeyChangeMakesThePeerPending) {
   EXPECT_EQ(StateOf("p.test"), PeerState::kPending);
   EXPECT_EQ(trust_->CheckInbound("p.test", false).error().reason,
             "not_trusted");
-  // The admin looks, and trusts the new key.
+  // The admin looks, and trusts the new key, which replaces the old one:
+  // the old key verifies only what it signed before now.
   ASSERT_TRUE(trust_->Trust("p.test", std::nullopt, "admin"));
   EXPECT_EQ(trust_->PublicKeyFor("p.test", k2_.key_id())->key,
             k2_.public_key());
+  auto old = trust_->PublicKeyFor("p.test", k1_.key_id());
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->expired_ts, clock_.NowMs());
 }
 
 TEST_F(TrustTest, UnknownKeyIdsRefetchAtMostOncePerInterval) {
@@ -174,6 +187,37 @@ TEST_F(TrustTest, OpenFederationPinsOnFirstContactButHonoursBlocks) {
   EXPECT_TRUE(trust_->CheckInbound("q.test", false));
   ASSERT_TRUE(trust_->SetState("q.test", PeerState::kBlocked, "admin"));
   EXPECT_EQ(trust_->CheckInbound("q.test", false).error().reason, "blocked");
+}
+
+}  // namespace
+}  // namespace hearth::federation
+
+namespace hearth::federation {
+namespace {
+
+TEST_F(TrustTest, APeerNotYetTrustedThatCallsIsNotAKeyChange) {
+  peers_.docs["http://p.test"] = Doc("p.test", {k1_});
+  ASSERT_TRUE(trust_->AddPeer("http://p.test", "admin"));
+  // p trusted us first and calls: we fetch its keys, but nothing we pinned
+  // changed, so it stays plainly pending (no key-change alarm).
+  EXPECT_FALSE(trust_->PublicKeyFor("p.test", k1_.key_id()));
+  auto p = *trust_->Get("p.test");
+  EXPECT_EQ(p->state, PeerState::kPending);
+  EXPECT_EQ(p->note, "added");
+}
+
+TEST_F(TrustTest, BlockingAPeerDropsWhatWasQueuedForIt) {
+  peers_.docs["http://p.test"] = Doc("p.test", {k1_});
+  ASSERT_TRUE(trust_->AddPeer("http://p.test", "admin"));
+  ASSERT_TRUE(trust_->Trust("p.test", std::nullopt, "admin"));
+  ASSERT_TRUE(env_->Update([&](storage::WriteTxn& txn) -> Status {
+    HEARTH_ASSIGN_OR_RETURN(auto seq, outbox_->Enqueue(txn, "{}", {"p.test"}));
+    (void)seq;
+    return Ok();
+  }));
+  ASSERT_TRUE(trust_->SetState("p.test", PeerState::kBlocked, "admin"));
+  auto txn = env_->BeginRead();
+  EXPECT_EQ(*outbox_->Depth(*txn, "p.test"), 0u);
 }
 
 }  // namespace

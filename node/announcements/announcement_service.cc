@@ -30,7 +30,7 @@ Result<std::unique_ptr<AnnouncementService>> AnnouncementService::Open(
 }
 
 Result<bool> AnnouncementService::Store(storage::WriteTxn& txn,
-                                        AnnouncementRecord record) {
+                                        AnnouncementRecord& record) {
   HEARTH_ASSIGN_OR_RETURN(auto seen, txn.Get(by_event_, record.event_id));
   if (seen) return false;  // already have it: applying twice changes nothing
   HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, records_.dbi()));

@@ -82,7 +82,8 @@ class AnnouncementService {
         notify_(std::move(notify)),
         records_(records),
         by_event_(by_event) {}
-  Result<bool> Store(storage::WriteTxn& txn, AnnouncementRecord record);
+  // Stores `record` once per event id, assigning its seq.
+  Result<bool> Store(storage::WriteTxn& txn, AnnouncementRecord& record);
 
   storage::Env& env_;
   storage::Committer& committer_;
