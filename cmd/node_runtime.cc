@@ -236,6 +236,9 @@ int RunNode(const DataDir& dir) {
   auto sweeper = std::make_unique<Periodic>(std::chrono::hours(1), [&] {
     auto n = accounts.SweepExpiredSessions();
     if (!n) spdlog::warn("session sweep: {}", n.error().message);
+    // Peers' key documents, twice a day each.
+    auto refreshed = (*trust)->RefreshKeys();
+    if (!refreshed) spdlog::warn("key refresh: {}", refreshed.error().message);
   });
   spdlog::info("{} {} serving {} on {}:{} (admin {}:{}), registration {}",
                kSoftware, kVersion, config.server_name, config.listen.host,

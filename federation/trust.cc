@@ -277,8 +277,22 @@ Result<PeerKey> TrustService::PublicKeyFor(const std::string& origin,
     return Error::Unauthenticated("unknown_key",
                                   base + " serves keys of " + doc->server_name);
 
-  std::optional<std::string> key;
-  HEARTH_RETURN_IF_ERROR(committer_.Run([&](storage::WriteTxn& txn) -> Status {
+  HEARTH_RETURN_IF_ERROR(MergeKeys(origin, base, *doc));
+  HEARTH_ASSIGN_OR_RETURN(auto after, Get(origin));
+  if (after) {
+    if (auto it = after->pinned.find(key_id); it != after->pinned.end())
+      return PeerKey{it->second, 0};
+  }
+  return Error::Unauthenticated("unknown_key",
+                                "no pinned key " + key_id + " for " + origin);
+}
+
+Status TrustService::MergeKeys(const std::string& origin,
+                               const std::string& base,
+                               const KeyDocument& fetched) {
+  const KeyDocument* doc = &fetched;
+  std::int64_t now = clock_.NowMs();
+  return committer_.Run([&](storage::WriteTxn& txn) -> Status {
     HEARTH_ASSIGN_OR_RETURN(auto stored, table_.Get(txn, origin));
     PeerRecord r;
     if (stored) {
@@ -291,8 +305,6 @@ Result<PeerKey> TrustService::PublicKeyFor(const std::string& origin,
       r.note = "first contact (open federation)";
       for (const auto& [id, pk] : doc->verify_keys) r.pinned[id] = pk.key;
       HEARTH_RETURN_IF_ERROR(table_.Put(txn, origin, r));
-      if (auto it = r.pinned.find(key_id); it != r.pinned.end())
-        key = it->second;
       return Audit(txn, "federation", "peer.first_contact", origin,
                    {{"fingerprints", Fingerprints(r.pinned)}});
     }
@@ -334,7 +346,7 @@ Result<PeerKey> TrustService::PublicKeyFor(const std::string& origin,
         r.old_keys[id] = {k, expired};
       }
       r.pinned = std::move(next);
-      r.note = "key rotated to " + key_id;
+      r.note = "key rotated";
       HEARTH_RETURN_IF_ERROR(table_.Put(txn, origin, r));
       return Audit(txn, "federation", "peer.key_rotated", origin,
                    {{"pinned", Fingerprints(r.pinned)}});
@@ -352,15 +364,33 @@ Result<PeerKey> TrustService::PublicKeyFor(const std::string& origin,
     HEARTH_RETURN_IF_ERROR(table_.Put(txn, origin, r));
     return Audit(txn, "federation", "peer.key_change", origin,
                  {{"offered", Fingerprints(r.offered)}});
-  }));
-  if (key) return PeerKey{*key, 0};
-  HEARTH_ASSIGN_OR_RETURN(auto after, Get(origin));
-  if (after && after->state != PeerState::kPending) {
-    if (auto it = after->pinned.find(key_id); it != after->pinned.end())
-      return PeerKey{it->second, 0};
+  });
+}
+
+Result<size_t> TrustService::RefreshKeys() {
+  HEARTH_ASSIGN_OR_RETURN(auto peers, List());
+  std::int64_t now = clock_.NowMs();
+  size_t refreshed = 0;
+  for (const auto& view : peers) {
+    const PeerRecord& r = view.record;
+    if (r.state != PeerState::kTrusted && r.state != PeerState::kLimited)
+      continue;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto& last = last_fetch_[r.server_name];
+      if (now - last < options_.refresh_interval_ms) continue;
+      last = now;
+    }
+    auto doc = FetchKeys(r.base_url);
+    if (!doc || doc->server_name != r.server_name) {
+      RecordError(r.server_name, doc ? "key document names " + doc->server_name
+                                     : doc.error().message);
+      continue;
+    }
+    HEARTH_RETURN_IF_ERROR(MergeKeys(r.server_name, r.base_url, *doc));
+    ++refreshed;
   }
-  return Error::Unauthenticated("unknown_key",
-                                "no pinned key " + key_id + " for " + origin);
+  return refreshed;
 }
 
 void TrustService::RecordContact(const std::string& name) {

@@ -81,6 +81,8 @@ struct TrustOptions {
   bool allow_http = false;
   // How often an unknown key id may trigger a key-document fetch.
   std::int64_t refetch_interval_ms = 60 * 1000;
+  // How often RefreshKeys looks at each peer's key document.
+  std::int64_t refresh_interval_ms = 12 * 3600 * 1000;
 };
 
 class TrustService {
@@ -127,6 +129,12 @@ class TrustService {
   Result<PeerKey> PublicKeyFor(const std::string& origin,
                                const std::string& key_id);
 
+  // Fetches the key document of every trusted or limited peer not
+  // fetched within refresh_interval_ms and applies it like an unknown key
+  // id would (rotations pinned, other changes to pending), so changes are
+  // seen before the next event needs them. Returns how many were fetched.
+  Result<size_t> RefreshKeys();
+
   void RecordContact(const std::string& name);
   void RecordError(const std::string& name, const std::string& error);
 
@@ -145,6 +153,9 @@ class TrustService {
         options_(std::move(options)) {}
 
   Result<KeyDocument> FetchKeys(const std::string& base_url);
+  // Applies a fetched document to `origin`'s record in one transaction.
+  Status MergeKeys(const std::string& origin, const std::string& base,
+                   const KeyDocument& doc);
   PeerView ViewOf(PeerRecord record) const;
   // Runs `change` on the stored record of `name` and audits `action`.
   Result<PeerView> Update(

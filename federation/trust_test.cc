@@ -222,3 +222,26 @@ TEST_F(TrustTest, BlockingAPeerDropsWhatWasQueuedForIt) {
 
 }  // namespace
 }  // namespace hearth::federation
+
+namespace hearth::federation {
+namespace {
+
+TEST_F(TrustTest, PeriodicRefreshSeesARotationBeforeAnyEventNeedsIt) {
+  peers_.docs["http://p.test"] = Doc("p.test", {k1_});
+  ASSERT_TRUE(trust_->AddPeer("http://p.test", "admin"));
+  ASSERT_TRUE(trust_->Trust("p.test", std::nullopt, "admin"));
+  peers_.docs["http://p.test"] = Doc("p.test", {k2_, k1_});
+  clock_.Advance(13ll * 3600 * 1000);
+  auto n = trust_->RefreshKeys();
+  ASSERT_TRUE(n) << n.error().message;
+  EXPECT_EQ(*n, 1u);
+  auto p = *trust_->Get("p.test");
+  EXPECT_EQ(p->state, PeerState::kTrusted);
+  EXPECT_TRUE(p->pinned.count(k2_.key_id()));
+  EXPECT_TRUE(p->old_keys.count(k1_.key_id()));
+  // Not again until the interval has passed.
+  EXPECT_EQ(*trust_->RefreshKeys(), 0u);
+}
+
+}  // namespace
+}  // namespace hearth::federation
