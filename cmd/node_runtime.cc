@@ -236,6 +236,8 @@ int RunNode(const DataDir& dir) {
   auto sweeper = std::make_unique<Periodic>(std::chrono::hours(1), [&] {
     auto n = accounts.SweepExpiredSessions();
     if (!n) spdlog::warn("session sweep: {}", n.error().message);
+    auto forgotten = (*inbound)->ForgetOldTransactions(7ll * 24 * 3600 * 1000);
+    if (!forgotten) spdlog::warn("txn sweep: {}", forgotten.error().message);
     // Peers' key documents, twice a day each.
     auto refreshed = (*trust)->RefreshKeys();
     if (!refreshed) spdlog::warn("key refresh: {}", refreshed.error().message);

@@ -39,6 +39,31 @@ Result<std::unique_ptr<Inbound>> Inbound::Open(
       env, committer, trust, sink, txns, clock, metrics, std::move(options)));
 }
 
+Result<size_t> Inbound::ForgetOldTransactions(std::int64_t max_age_ms) {
+  std::int64_t cutoff = clock_.NowMs() - max_age_ms;
+  std::vector<std::string> old;
+  {
+    HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, env_.BeginRead());
+    HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, txns_.dbi()));
+    HEARTH_ASSIGN_OR_RETURN(bool more, c.First());
+    while (more) {
+      HEARTH_ASSIGN_OR_RETURN(auto r, storage::Decode<TxnRecord>(c.value()));
+      if (r.ts < cutoff) old.emplace_back(c.key());
+      HEARTH_ASSIGN_OR_RETURN(more, c.Next());
+    }
+  }
+  for (size_t i = 0; i < old.size(); i += 1000) {
+    HEARTH_RETURN_IF_ERROR(
+        committer_.Run([&](storage::WriteTxn& txn) -> Status {
+          for (size_t j = i; j < std::min(old.size(), i + 1000); ++j) {
+            HEARTH_RETURN_IF_ERROR(txns_.Delete(txn, old[j]));
+          }
+          return Ok();
+        }));
+  }
+  return old.size();
+}
+
 Result<std::string> Inbound::Authenticate(const std::string& method,
                                           const std::string& uri,
                                           const std::string& authorization,

@@ -89,6 +89,11 @@ class Inbound {
                                    const nlohmann::json* content,
                                    bool directory_only);
 
+  // Deletes remembered transaction answers older than `max_age_ms`: a
+  // sender retries a batch for at most retry_max_s, so a week is plenty.
+  // Returns how many were deleted.
+  Result<size_t> ForgetOldTransactions(std::int64_t max_age_ms);
+
   // PUT /_hearth/v1/send/{txn_id}: returns {"results": {event_id: {} or
   // {"error": {...}}}}.
   Result<nlohmann::json> Send(const std::string& txn_id, const std::string& uri,

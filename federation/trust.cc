@@ -261,6 +261,12 @@ Result<PeerKey> TrustService::PublicKeyFor(const std::string& origin,
   std::int64_t now = clock_.NowMs();
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (last_fetch_.size() > 10000) {
+      // Open federation lets any name appear here; forget stale entries.
+      std::erase_if(last_fetch_, [&](const auto& kv) {
+        return now - kv.second >= options_.refetch_interval_ms;
+      });
+    }
     auto& last = last_fetch_[origin];
     if (now - last < options_.refetch_interval_ms)
       return Error::Unauthenticated("unknown_key", "unknown key " + key_id);
