@@ -125,7 +125,8 @@ Result<std::string> NodeKeys::Rotate(const storage::AuditLog& audit,
   SigningKey previous = keys_.front();
   // The file first: if we stop before the store is updated, Open()
   // finishes the rotation from the file.
-  HEARTH_RETURN_IF_ERROR(SaveKeyFile(key_path_, {next, previous}));
+  if (Status s = SaveKeyFile(key_path_, {next, previous}); !s)
+    return Error::Internal(s.error().message);
   keys_ = {next, previous};
   std::int64_t now = clock_.NowMs();
   HEARTH_RETURN_IF_ERROR(committer_.Run([&](storage::WriteTxn& txn) -> Status {

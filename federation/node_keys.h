@@ -4,7 +4,8 @@
 // stay in the store so that old events remain verifiable.
 //
 //   DATA_DIR/node.key: one line per key, current first (Synapse's
-//     signing.key format: "ed25519 <id> <base64 seed>"); at most two lines.
+//     signing.key format: "ed25519 <id> <base64 seed>"); a rotation writes
+//     two: the new key and the one it replaced.
 //   Table `keyid_nodekey`: key id -> NodeKeyRecord (public key, created,
 //     expired_ts; 0 = current).
 #pragma once

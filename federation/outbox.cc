@@ -21,9 +21,16 @@ constexpr char kLastSeqKey[] = "\x01last_seq";
 Result<std::uint64_t> Outbox::LastSeq(const storage::Txn& txn) const {
   HEARTH_ASSIGN_OR_RETURN(auto v, txn.Get(cursors_, kLastSeqKey));
   if (v) return DecodeU64BE(*v).value_or(0);
+  // No stored value (a store from before it was kept): the highest of the
+  // last entry and every cursor.
+  std::uint64_t high = 0;
   HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, entries_.dbi()));
   HEARTH_ASSIGN_OR_RETURN(bool any, c.Last());
-  return any ? DecodeU64BE(c.key()).value_or(0) : std::uint64_t(0);
+  if (any) high = DecodeU64BE(c.key()).value_or(0);
+  HEARTH_ASSIGN_OR_RETURN(auto cc, storage::Cursor::Open(txn, cursors_));
+  for (auto more = cc.First(); more && *more; more = cc.Next())
+    high = std::max(high, DecodeU64BE(cc.value()).value_or(0));
+  return high;
 }
 
 Result<std::uint64_t> Outbox::Cursor(const storage::Txn& txn,
@@ -75,7 +82,12 @@ Result<OutboxBatch> Outbox::Next(const storage::Txn& txn,
 
 Status Outbox::Ack(storage::WriteTxn& txn, const std::string& peer,
                    std::uint64_t last_seq) const {
-  HEARTH_RETURN_IF_ERROR(txn.Put(cursors_, peer, EncodeU64BE(last_seq)));
+  // A cursor only moves forward (a late ack must not resend what a block
+  // or a newer ack already passed).
+  HEARTH_ASSIGN_OR_RETURN(std::uint64_t current, Cursor(txn, peer));
+  if (last_seq > current) {
+    HEARTH_RETURN_IF_ERROR(txn.Put(cursors_, peer, EncodeU64BE(last_seq)));
+  }
   // Delete entries at the front that every destination has acknowledged.
   std::vector<std::string> done;
   {

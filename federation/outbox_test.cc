@@ -129,3 +129,18 @@ TEST_F(OutboxTest, SeqsNeverRepeatEvenAfterEveryPeerIsGone) {
 
 }  // namespace
 }  // namespace hearth::federation
+
+namespace hearth::federation {
+namespace {
+
+TEST_F(OutboxTest, ACursorNeverMovesBackwards) {
+  Start("b");
+  Enqueue("e1", {"b"});
+  Enqueue("e2", {"b"});
+  Ack("b", 2);
+  Ack("b", 1);  // a late acknowledgement
+  EXPECT_TRUE(Next("b").events.empty());
+}
+
+}  // namespace
+}  // namespace hearth::federation

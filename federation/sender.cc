@@ -139,7 +139,9 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
   while (!stop_) {
     auto record = trust_.Get(peer);
     if (!record || !*record || (*record)->state != PeerState::kTrusted) {
-      // Blocked, limited, pending or removed: send nothing.
+      // Blocked, limited, pending or removed: send nothing, and forget a
+      // batch held for a retry (blocking dropped the queue it came from).
+      inflight.reset();
       Wait(self, options_.idle_poll_ms);
       continue;
     }

@@ -264,7 +264,7 @@ Result<PeerKey> TrustService::PublicKeyFor(const std::string& origin,
     if (last_fetch_.size() > 10000) {
       // Open federation lets any name appear here; forget stale entries.
       std::erase_if(last_fetch_, [&](const auto& kv) {
-        return now - kv.second >= options_.refetch_interval_ms;
+        return now - kv.second >= options_.refresh_interval_ms;
       });
     }
     auto& last = last_fetch_[origin];
@@ -410,6 +410,8 @@ void TrustService::RecordError(const std::string& name,
   if (error.empty()) {
     last_error_.erase(name);
   } else {
+    // Bounded: in open federation any origin name can fail a key fetch.
+    if (last_error_.size() > 10000) last_error_.clear();
     last_error_[name] = error;
   }
 }
