@@ -15,14 +15,17 @@
 namespace hearth::http {
 namespace {
 
-void WriteError(const Error& error, httplib::Response& res) {
+// `challenge`: the auth scheme a 401 asks for ("Bearer" for members and
+// admins, "Hearth" for the federation endpoints).
+void WriteError(const Error& error, httplib::Response& res,
+                const char* challenge = "Bearer") {
   res.status = StatusFor(error.kind);
   res.set_content(ErrorBody(error), "application/json");
   if (error.kind == ErrorKind::kRateLimited)
     res.set_header("Retry-After",
                    std::to_string((error.retry_after_ms + 999) / 1000));
   if (error.kind == ErrorKind::kUnauthenticated)
-    res.set_header("WWW-Authenticate", "Bearer");
+    res.set_header("WWW-Authenticate", challenge);
 }
 
 }  // namespace
@@ -185,7 +188,8 @@ void Server::Dispatch(const httplib::Request& req, httplib::Response& res) {
         spdlog::error("{}: {} {}: {}", options_.name, req.method, route,
                       e.message);
       }
-      WriteError(e, res);
+      WriteError(e, res,
+                 req.path.rfind("/_hearth/", 0) == 0 ? "Hearth" : "Bearer");
     }
   }
   res.set_header("Cache-Control", "no-store");

@@ -254,6 +254,8 @@ TEST_F(InboundRefusalTest,
 TEST_F(InboundRefusalTest, BadRequestsAreRefusedAndStoreNothing) {
   std::string body = Body({Event("x")});
   ExpectRefused(Put("m1", body, ""), 401, "missing_auth");
+  EXPECT_EQ(Put("m1", body, "")->get_header_value("WWW-Authenticate"),
+            "Hearth");
   ExpectRefused(Put("m2", body, "Bearer abc"), 401, "bad_auth");
   ExpectRefused(Put("m3", body, "Hearth origin=\"a.test\""), 401, "bad_auth");
   // Forged: a's key id, another key's signature.
