@@ -64,12 +64,17 @@ Result<size_t> Inbound::ForgetOldTransactions(std::int64_t max_age_ms) {
   return old.size();
 }
 
-Result<std::string> Inbound::Authenticate(const std::string& method,
-                                          const std::string& uri,
-                                          const std::string& authorization,
-                                          const nlohmann::json* content,
-                                          bool directory_only) {
+Result<std::string> Inbound::Authenticate(
+    const std::string& method, const std::string& uri,
+    const std::string& authorization,
+    std::optional<std::string_view> canonical_content, bool directory_only) {
   HEARTH_ASSIGN_OR_RETURN(RequestAuth auth, ParseAuthorization(authorization));
+  return Authenticate(auth, method, uri, canonical_content, directory_only);
+}
+
+Result<std::string> Inbound::Authenticate(
+    const RequestAuth& auth, const std::string& method, const std::string& uri,
+    std::optional<std::string_view> canonical_content, bool directory_only) {
   if (auth.destination != options_.server_name) {
     return Error::Unauthenticated(
         "wrong_destination",
@@ -92,7 +97,8 @@ Result<std::string> Inbound::Authenticate(const std::string& method,
     return Error::Unauthenticated(
         "expired_key", auth.key_id + " of " + auth.origin + " has expired");
   }
-  Status verified = VerifyRequest(auth, method, uri, content, key.key);
+  Status verified =
+      VerifyCanonicalRequest(auth, method, uri, canonical_content, key.key);
   if (!verified) {
     metrics_.Add("hearth_federation_signature_failures_total",
                  {{"peer", auth.origin}});
@@ -185,9 +191,8 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
                                      const std::string& uri,
                                      const std::string& authorization,
                                      const std::string& body) {
-  // The header first: an unauthenticated sender gets nothing parsed.
-  HEARTH_ASSIGN_OR_RETURN(RequestAuth pre, ParseAuthorization(authorization));
-  (void)pre;
+  // A malformed header is refused before the body is parsed.
+  HEARTH_ASSIGN_OR_RETURN(RequestAuth auth, ParseAuthorization(authorization));
   if (!IsValidTxnId(txn_id))
     return Error::Invalid("invalid_txn_id",
                           "a txn id is 1-64 characters of [A-Za-z0-9._-]");
@@ -196,7 +201,8 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
       ParseCanonical(body, {.max_bytes = options_.max_body_bytes}));
   HEARTH_ASSIGN_OR_RETURN(
       std::string origin,
-      Authenticate("PUT", uri, authorization, &content, false));
+      // ParseCanonical checked that `body` is its own canonical form.
+      Authenticate(auth, "PUT", uri, body, false));
 
   HEARTH_RETURN_IF_ERROR(CheckTransactionShape(
       content, origin, options_.server_name, options_.max_events));

@@ -82,12 +82,12 @@ class Inbound {
   }
 
   // Authenticates a signed request (reads pass this too). Returns the
-  // origin. `content` is the parsed body or null.
-  Result<std::string> Authenticate(const std::string& method,
-                                   const std::string& uri,
-                                   const std::string& authorization,
-                                   const nlohmann::json* content,
-                                   bool directory_only);
+  // origin. `canonical_content` is the body, already checked to be
+  // canonical JSON, or nullopt for a request without one.
+  Result<std::string> Authenticate(
+      const std::string& method, const std::string& uri,
+      const std::string& authorization,
+      std::optional<std::string_view> canonical_content, bool directory_only);
 
   // Deletes remembered transaction answers older than `max_age_ms`: a
   // sender retries a batch for at most retry_max_s, so a week is plenty.
@@ -112,6 +112,10 @@ class Inbound {
         clock_(clock),
         metrics_(metrics),
         options_(std::move(options)) {}
+  Result<std::string> Authenticate(
+      const RequestAuth& auth, const std::string& method,
+      const std::string& uri, std::optional<std::string_view> canonical_content,
+      bool directory_only);
   // Checks `origin`'s signature on an event; the reason on failure.
   Status VerifyEvent(const std::string& origin, const nlohmann::json& event);
 

@@ -9,17 +9,31 @@
 namespace hearth::federation {
 namespace {
 
-Result<std::string> Bytes(const std::string& method, const std::string& uri,
-                          const std::string& origin,
-                          const std::string& destination, std::int64_t ts,
-                          const nlohmann::json* content) {
-  nlohmann::json j = {{"method", method},
-                      {"uri", uri},
-                      {"origin", origin},
-                      {"destination", destination},
-                      {"ts", ts}};
-  if (content != nullptr) j["content"] = *content;
-  return Canonicalize(j);
+// The canonical JSON of {content?, destination, method, origin, ts, uri},
+// written directly (keys in code-point order) so that a body that is
+// already canonical text is not parsed and re-encoded again.
+std::string Bytes(const std::string& method, const std::string& uri,
+                  const std::string& origin, const std::string& destination,
+                  std::int64_t ts,
+                  std::optional<std::string_view> canonical_content) {
+  auto str = [](const std::string& s) { return nlohmann::json(s).dump(); };
+  std::string out = "{";
+  if (canonical_content) {
+    out += "\"content\":";
+    out += *canonical_content;
+    out += ',';
+  }
+  out += "\"destination\":" + str(destination) + ",\"method\":" + str(method) +
+         ",\"origin\":" + str(origin) + ",\"ts\":" + std::to_string(ts) +
+         ",\"uri\":" + str(uri) + "}";
+  return out;
+}
+
+Result<std::optional<std::string>> CanonicalContent(
+    const nlohmann::json* content) {
+  if (content == nullptr) return std::optional<std::string>();
+  HEARTH_ASSIGN_OR_RETURN(std::string text, Canonicalize(*content));
+  return std::optional<std::string>(std::move(text));
 }
 
 Error BadAuth(const std::string& why) {
@@ -35,8 +49,19 @@ Result<std::string> SignRequest(const SigningKey& key,
                                 const std::string& method,
                                 const std::string& uri, std::int64_t ts,
                                 const nlohmann::json* content) {
-  HEARTH_ASSIGN_OR_RETURN(std::string bytes,
-                          Bytes(method, uri, origin, destination, ts, content));
+  HEARTH_ASSIGN_OR_RETURN(auto text, CanonicalContent(content));
+  return SignCanonicalRequest(
+      key, origin, destination, method, uri, ts,
+      text ? std::optional<std::string_view>(*text) : std::nullopt);
+}
+
+std::string SignCanonicalRequest(
+    const SigningKey& key, const std::string& origin,
+    const std::string& destination, const std::string& method,
+    const std::string& uri, std::int64_t ts,
+    std::optional<std::string_view> canonical_content) {
+  std::string bytes =
+      Bytes(method, uri, origin, destination, ts, canonical_content);
   return "Hearth origin=\"" + origin + "\",destination=\"" + destination +
          "\",key=\"" + key.key_id() + "\",ts=\"" + std::to_string(ts) +
          "\",sig=\"" + Base64Encode(key.Sign(bytes)) + "\"";
@@ -109,9 +134,18 @@ Result<RequestAuth> ParseAuthorization(std::string_view header) {
 Status VerifyRequest(const RequestAuth& auth, const std::string& method,
                      const std::string& uri, const nlohmann::json* content,
                      std::string_view public_key) {
-  HEARTH_ASSIGN_OR_RETURN(
-      std::string bytes,
-      Bytes(method, uri, auth.origin, auth.destination, auth.ts, content));
+  HEARTH_ASSIGN_OR_RETURN(auto text, CanonicalContent(content));
+  return VerifyCanonicalRequest(
+      auth, method, uri,
+      text ? std::optional<std::string_view>(*text) : std::nullopt, public_key);
+}
+
+Status VerifyCanonicalRequest(const RequestAuth& auth,
+                              const std::string& method, const std::string& uri,
+                              std::optional<std::string_view> canonical_content,
+                              std::string_view public_key) {
+  std::string bytes = Bytes(method, uri, auth.origin, auth.destination, auth.ts,
+                            canonical_content);
   if (!VerifyEd25519(public_key, bytes, auth.sig))
     return Error::Unauthenticated("bad_signature",
                                   "the request signature does not verify");

@@ -36,6 +36,14 @@ Result<std::string> SignRequest(const SigningKey& key,
                                 const std::string& uri, std::int64_t ts,
                                 const nlohmann::json* content);
 
+// The same, for a body that is already canonical JSON text (the sender's
+// transaction body): nothing is parsed or re-encoded.
+std::string SignCanonicalRequest(
+    const SigningKey& key, const std::string& origin,
+    const std::string& destination, const std::string& method,
+    const std::string& uri, std::int64_t ts,
+    std::optional<std::string_view> canonical_content);
+
 // Parses the header; Unauthenticated (`missing_auth`, `bad_auth`).
 Result<RequestAuth> ParseAuthorization(std::string_view header);
 
@@ -43,5 +51,10 @@ Result<RequestAuth> ParseAuthorization(std::string_view header);
 Status VerifyRequest(const RequestAuth& auth, const std::string& method,
                      const std::string& uri, const nlohmann::json* content,
                      std::string_view public_key);
+// The same, for a body the caller has checked is canonical text.
+Status VerifyCanonicalRequest(const RequestAuth& auth,
+                              const std::string& method, const std::string& uri,
+                              std::optional<std::string_view> canonical_content,
+                              std::string_view public_key);
 
 }  // namespace hearth::federation

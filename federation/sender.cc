@@ -165,10 +165,10 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
       continue;
     }
     auto txn = MakeTransaction(options_.server_name, peer, batch);
-    auto content = nlohmann::json::parse(txn->body, nullptr, false);
     std::string path = "/_hearth/v1/send/" + txn->txn_id;
-    auto auth = SignRequest(keys_.current(), options_.server_name, peer, "PUT",
-                            path, clock_.NowMs(), &content);
+    std::string auth =
+        SignCanonicalRequest(keys_.current(), options_.server_name, peer, "PUT",
+                             path, clock_.NowMs(), txn->body);
     if (client_url != (*record)->base_url) {
       client_url = (*record)->base_url;
       client = std::make_unique<httplib::Client>(client_url);
@@ -179,9 +179,8 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
       client->set_write_timeout(30, 0);
       client->enable_server_certificate_verification(true);
     }
-    auto res = auth ? client->Put(path.c_str(), {{"Authorization", *auth}},
-                                  txn->body, "application/json")
-                    : httplib::Result(nullptr, httplib::Error::Unknown);
+    auto res = client->Put(path.c_str(), {{"Authorization", auth}}, txn->body,
+                           "application/json");
     bool delivered = res && res->status == 200;
     bool refused =
         res && (res->status == 400 || res->status == 413 || res->status == 409);

@@ -295,8 +295,7 @@ Result<PeerKey> TrustService::PublicKeyFor(const std::string& origin,
 
 Status TrustService::MergeKeys(const std::string& origin,
                                const std::string& base,
-                               const KeyDocument& fetched) {
-  const KeyDocument* doc = &fetched;
+                               const KeyDocument& doc) {
   std::int64_t now = clock_.NowMs();
   return committer_.Run([&](storage::WriteTxn& txn) -> Status {
     HEARTH_ASSIGN_OR_RETURN(auto stored, table_.Get(txn, origin));
@@ -309,7 +308,7 @@ Status TrustService::MergeKeys(const std::string& origin,
       r.base_url = base;
       r.added_ts = now;
       r.note = "first contact (open federation)";
-      for (const auto& [id, pk] : doc->verify_keys) r.pinned[id] = pk.key;
+      for (const auto& [id, pk] : doc.verify_keys) r.pinned[id] = pk.key;
       HEARTH_RETURN_IF_ERROR(table_.Put(txn, origin, r));
       return Audit(txn, "federation", "peer.first_contact", origin,
                    {{"fingerprints", Fingerprints(r.pinned)}});
@@ -318,16 +317,16 @@ Status TrustService::MergeKeys(const std::string& origin,
     // pinned (and states that key as we pinned it). Expired keys vouch for
     // nothing.
     bool vouched = false;
-    for (const auto& id : doc->signed_by) {
+    for (const auto& id : doc.signed_by) {
       auto pinned = r.pinned.find(id);
       if (pinned == r.pinned.end()) continue;
-      const auto& stated = doc->verify_keys.count(id)
-                               ? doc->verify_keys.at(id).key
-                               : doc->old_verify_keys.at(id).key;
+      const auto& stated = doc.verify_keys.count(id)
+                               ? doc.verify_keys.at(id).key
+                               : doc.old_verify_keys.at(id).key;
       vouched = vouched || stated == pinned->second;
     }
     bool changed = false;
-    for (const auto& [id, pk] : doc->verify_keys) {
+    for (const auto& [id, pk] : doc.verify_keys) {
       if (!r.pinned.count(id)) changed = true;
     }
     if (!changed) return Ok();
@@ -335,7 +334,7 @@ Status TrustService::MergeKeys(const std::string& origin,
       // Never trusted yet: nothing was pinned, so nothing changed; keep
       // what it offers up to date for the admin who will look at it.
       std::map<std::string, std::string> offered;
-      for (const auto& [id, pk] : doc->verify_keys) offered[id] = pk.key;
+      for (const auto& [id, pk] : doc.verify_keys) offered[id] = pk.key;
       if (offered == r.offered) return Ok();
       r.offered = std::move(offered);
       return table_.Put(txn, origin, r);
@@ -343,11 +342,11 @@ Status TrustService::MergeKeys(const std::string& origin,
     if (vouched) {
       // A rotation the old key signed: pin the new keys, retire the rest.
       std::map<std::string, std::string> next;
-      for (const auto& [id, pk] : doc->verify_keys) next[id] = pk.key;
+      for (const auto& [id, pk] : doc.verify_keys) next[id] = pk.key;
       for (const auto& [id, k] : r.pinned) {
         if (next.count(id)) continue;
-        std::int64_t expired = doc->old_verify_keys.count(id)
-                                   ? doc->old_verify_keys.at(id).expired_ts
+        std::int64_t expired = doc.old_verify_keys.count(id)
+                                   ? doc.old_verify_keys.at(id).expired_ts
                                    : now;
         r.old_keys[id] = {k, expired};
       }
@@ -360,7 +359,7 @@ Status TrustService::MergeKeys(const std::string& origin,
     // A key change nobody we trust signed: stop trusting until an admin
     // looks at it.
     r.offered.clear();
-    for (const auto& [id, pk] : doc->verify_keys) r.offered[id] = pk.key;
+    for (const auto& [id, pk] : doc.verify_keys) r.offered[id] = pk.key;
     if (r.state != PeerState::kBlocked) r.state = PeerState::kPending;
     r.note = "unpinned key change";
     spdlog::warn(

@@ -12,16 +12,17 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/files.h"
+
 namespace hearth::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+// A file's text, or "" if it cannot be read (a log not yet written).
+std::string Slurp(const std::string& path) {
+  auto text = hearth::ReadFile(path);
+  return text ? std::move(text).value() : std::string();
 }
 
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& out_path,
@@ -92,10 +93,10 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
   if (!options.terminate_on.empty()) {
     auto deadline = Clock::now() + options.timeout;
     while (Clock::now() < deadline &&
-           ReadFile(out).find(options.terminate_on) == std::string::npos) {
+           Slurp(out).find(options.terminate_on) == std::string::npos) {
       int status = 0;
       if (::waitpid(pid, &status, WNOHANG) == pid)
-        return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadFile(out)};
+        return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, Slurp(out)};
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     ::kill(pid, SIGTERM);
@@ -104,9 +105,9 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
   if (!code) {
     ::kill(pid, SIGKILL);
     WaitFor(pid, std::chrono::seconds(5));
-    return {-1, ReadFile(out)};
+    return {-1, Slurp(out)};
   }
-  return {*code, ReadFile(out)};
+  return {*code, Slurp(out)};
 }
 
 NodeProcess::NodeProcess(NodeOptions options) {
@@ -121,7 +122,7 @@ NodeProcess::NodeProcess(NodeOptions options) {
        "--admin-listen", "127.0.0.1:" + std::to_string(admin_port_)});
   if (init.exit_code != 0)
     throw std::runtime_error("hearth init failed: " + init.output);
-  std::string config = ReadFile(data_dir_ + "/hearth.toml");
+  std::string config = Slurp(data_dir_ + "/hearth.toml");
   auto replace = [&](const std::string& from, const std::string& to) {
     auto pos = config.find(from);
     if (pos == std::string::npos)
@@ -190,12 +191,12 @@ std::string NodeProcess::admin_url() const {
 }
 
 std::string NodeProcess::admin_token() const {
-  std::string t = ReadFile(data_dir_ + "/admin.token");
+  std::string t = Slurp(data_dir_ + "/admin.token");
   while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
   return t;
 }
 
-std::string NodeProcess::log() const { return ReadFile(log_path_); }
+std::string NodeProcess::log() const { return Slurp(log_path_); }
 
 std::unique_ptr<httplib::Client> NodeProcess::Client() const {
   auto c = std::make_unique<httplib::Client>("127.0.0.1", port_);
