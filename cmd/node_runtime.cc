@@ -19,15 +19,21 @@
 #include "federation/node_keys.h"
 #include "federation/outbox.h"
 #include "federation/peer_client.h"
+#include "federation/peer_requests.h"
 #include "federation/sender.h"
 #include "federation/trust.h"
 #include "node/accounts/account_service.h"
 #include "node/announcements/announcement_service.h"
 #include "node/api/federation_api.h"
+#include "node/api/group_api.h"
 #include "node/api/member_api.h"
 #include "node/config.h"
+#include "node/conversations/conversation_service.h"
 #include "node/federation/inbound_router.h"
+#include "node/groups/group_service.h"
 #include "node/http/server.h"
+#include "node/safety/block_list.h"
+#include "node/sync/sync_stream.h"
 #include "storage/audit_log.h"
 #include "storage/committer.h"
 #include "storage/env.h"
@@ -157,12 +163,47 @@ int RunNode(const DataDir& dir) {
       env, committer, *outbox, **trust, **keys, *audit, clock,
       [&senders] { senders.Notify(); });
   if (!announcements) return Fail(announcements.error().message);
+
+  // Groups, conversations, blocks and the sync stream.
+  auto stream = SyncStream::Open(env);
+  if (!stream) return Fail(stream.error().message);
+  SyncHub hub;
+  federation::PeerRequests peer_requests(**trust, **keys, peer_client, clock);
+  auto groups = GroupService::Open(GroupService::Deps{
+      env, committer, *outbox, peer_requests, **trust, **keys, accounts,
+      *stream, hub, clock, [&senders] { senders.Notify(); }});
+  if (!groups) return Fail(groups.error().message);
+  auto blocks = BlockList::Open(env, committer, clock);
+  if (!blocks) return Fail(blocks.error().message);
+  auto conversations = ConversationService::Open(ConversationService::Deps{
+      env, committer, *outbox, **trust, **keys, accounts, *blocks, *stream, hub,
+      clock, [&senders] { senders.Notify(); }});
+  if (!conversations) return Fail(conversations.error().message);
+
   InboundRouter inbound_router;
   inbound_router.Register(
       AnnouncementService::kEventType,
       [&](storage::WriteTxn& txn, const federation::InboundEvent& e) {
         return (*announcements)->Apply(txn, e);
       });
+  inbound_router.Register(
+      GroupService::kAcceptType,
+      [&](storage::WriteTxn& txn, const federation::InboundEvent& e) {
+        return (*groups)->ApplyAccept(txn, e);
+      });
+  inbound_router.Register(
+      GroupService::kMembershipType,
+      [&](storage::WriteTxn& txn, const federation::InboundEvent& e) {
+        return (*groups)->ApplyMembership(txn, e);
+      });
+  for (const char* type :
+       {ConversationService::kMessageType, ConversationService::kAcceptType,
+        ConversationService::kDeclineType}) {
+    inbound_router.Register(
+        type, [&](storage::WriteTxn& txn, const federation::InboundEvent& e) {
+          return (*conversations)->Apply(txn, e);
+        });
+  }
   auto inbound = federation::Inbound::Open(
       env, committer, **trust, inbound_router, clock, metrics,
       federation::InboundOptions{.server_name = config.server_name});
@@ -197,6 +238,8 @@ int RunNode(const DataDir& dir) {
                         }
                         return samples;
                       });
+  metrics.Gauge("hearth_sync_waiting", "Members waiting in a sync long-poll.",
+                [&hub] { return double(hub.waiting()); });
   metrics.Gauge("hearth_login_throttle_entries",
                 "Handles and addresses with recent failed logins.",
                 [&throttle] { return double(throttle.size()); });
@@ -206,7 +249,10 @@ int RunNode(const DataDir& dir) {
                NodeInfo{config.server_name, config.registration,
                         config.crisis_resources},
                accounts);
-  AddFederationApi(member_router, **keys, **inbound);
+  AddGroupApi(member_router, accounts, **groups);
+  AddConversationApi(member_router, accounts, **conversations, *blocks);
+  AddSyncApi(member_router, SyncDeps{env, accounts, **groups, *stream, hub});
+  AddFederationApi(member_router, **keys, **inbound, **groups);
   http::Router admin_router;
   AddAdminApi(
       admin_router,
@@ -233,6 +279,7 @@ int RunNode(const DataDir& dir) {
   std::thread member_thread([&] { member.Serve(); });
   std::thread admin_thread([&] { admin.Serve(); });
   senders.Start();
+  (*groups)->StartBackfill();
   auto sweeper = std::make_unique<Periodic>(std::chrono::hours(1), [&] {
     auto n = accounts.SweepExpiredSessions();
     if (!n) spdlog::warn("session sweep: {}", n.error().message);
@@ -241,6 +288,15 @@ int RunNode(const DataDir& dir) {
     // Peers' key documents, twice a day each.
     auto refreshed = (*trust)->RefreshKeys();
     if (!refreshed) spdlog::warn("key refresh: {}", refreshed.error().message);
+    // Sync items older than a week: clients that far behind read history.
+    auto pruned = committer.Run([&](storage::WriteTxn& txn) -> Status {
+      HEARTH_ASSIGN_OR_RETURN(
+          auto n,
+          stream->Prune(txn, clock.NowMs() - 7ll * 24 * 3600 * 1000, 100000));
+      (void)n;
+      return Ok();
+    });
+    if (!pruned) spdlog::warn("sync prune: {}", pruned.error().message);
   });
   spdlog::info("{} {} serving {} on {}:{} (admin {}:{}), registration {}",
                kSoftware, kVersion, config.server_name, config.listen.host,
@@ -258,11 +314,14 @@ int RunNode(const DataDir& dir) {
 
   // Stop accepting; httplib finishes the requests in flight before
   // listen_after_bind() returns. Then the store closes (Env's destructor).
+  // Waiting sync requests answer at once.
+  hub.Stop();
   member.Stop();
   admin.Stop();
   member_thread.join();
   admin_thread.join();
   senders.Stop();
+  (*groups)->StopBackfill();
   sweeper.reset();
   spdlog::info("stopped");
   return 0;

@@ -25,5 +25,7 @@ std::optional<std::uint64_t> DecodeU64BE(std::string_view bytes);
 // Percent-decoding of one path segment. Returns nullopt on a bad escape or
 // on a decoded '/' or NUL, which no id may contain.
 std::optional<std::string> PercentDecodeSegment(std::string_view segment);
+// Percent-encodes everything but RFC 3986 unreserved characters.
+std::string PercentEncode(std::string_view text);
 
 }  // namespace hearth

@@ -57,4 +57,23 @@ std::optional<MemberId> MemberId::Parse(std::string_view text) {
   return id;
 }
 
+bool IsValidSlug(std::string_view slug) {
+  if (slug.size() < 2 || slug.size() > 48) return false;
+  for (char c : slug) {
+    if (!IsLowerAlnum(c) && c != '-') return false;
+  }
+  return true;
+}
+
+std::optional<GroupId> GroupId::Parse(std::string_view text) {
+  if (text.size() < 4 || text[0] != '!') return std::nullopt;
+  auto at = text.find('@', 1);
+  if (at == std::string_view::npos) return std::nullopt;
+  GroupId id{std::string(text.substr(1, at - 1)),
+             std::string(text.substr(at + 1))};
+  if (!IsValidSlug(id.slug) || !IsValidServerName(id.server))
+    return std::nullopt;
+  return id;
+}
+
 }  // namespace hearth

@@ -23,4 +23,16 @@ struct MemberId {
   static std::optional<MemberId> Parse(std::string_view text);
 };
 
+// Group slugs: [a-z0-9-]{2,48}.
+bool IsValidSlug(std::string_view slug);
+
+struct GroupId {
+  std::string slug;
+  std::string server;  // the host
+
+  std::string ToString() const { return "!" + slug + "@" + server; }
+  // "!slug@server" with both parts valid.
+  static std::optional<GroupId> Parse(std::string_view text);
+};
+
 }  // namespace hearth

@@ -249,8 +249,10 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
       return Ok();
     }
     for (const auto& ev : valid) {
+      ev.after_commit.clear();  // a change may run more than once
       HEARTH_ASSIGN_OR_RETURN(storage::WriteTxn child, txn.BeginNested());
       Status applied = sink_.Apply(child, ev);
+      if (!applied) ev.after_commit.clear();
       if (applied) {
         HEARTH_RETURN_IF_ERROR(child.Commit());
         final_results[ev.event_id] = nlohmann::json::object();
@@ -265,6 +267,9 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
                      TxnRecord{body_hash, response.dump(), clock_.NowMs()});
   }));
   if (raced) return replay(*raced);
+  for (const auto& ev : valid) {
+    for (const auto& effect : ev.after_commit) effect();
+  }
   size_t accepted = 0;
   for (const auto& [id, r] : final_results.items()) {
     if (r.empty()) ++accepted;

@@ -12,6 +12,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/metrics.h"
@@ -29,6 +30,10 @@ struct InboundEvent {
   std::string origin;
   std::string type;
   nlohmann::json event;  // as received, signatures included
+  // What the sink wants done once the event is durable (wake members
+  // waiting in sync, say). Run after the commit, in order, only for events
+  // that applied.
+  mutable std::vector<std::function<void()>> after_commit;
 };
 
 // Implemented by node/: applies verified events inside the transaction

@@ -90,6 +90,11 @@ SigningKey NodeKeys::current() const {
   return keys_.front();
 }
 
+Result<std::optional<NodeKeyRecord>> NodeKeys::Find(
+    const storage::Txn& txn, const std::string& key_id) const {
+  return table_.Get(txn, key_id);
+}
+
 std::map<std::string, NodeKeyRecord> NodeKeys::History() const {
   std::map<std::string, NodeKeyRecord> out;
   auto txn = env_.BeginRead();

@@ -68,6 +68,9 @@ class NodeKeys {
 
   // A public key of ours by id (current or old), for tests and tools.
   std::map<std::string, NodeKeyRecord> History() const;
+  // One of our public keys by id, inside the caller's transaction.
+  Result<std::optional<NodeKeyRecord>> Find(const storage::Txn& txn,
+                                            const std::string& key_id) const;
 
  private:
   NodeKeys(storage::Env& env, storage::Committer& committer,

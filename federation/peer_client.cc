@@ -4,17 +4,41 @@
 
 namespace hearth::federation {
 
-Result<PeerResponse> HttpPeerClient::Get(const std::string& base_url,
-                                         const std::string& path,
-                                         const std::string& authorization) {
-  httplib::Client client(base_url);
+namespace {
+
+void Configure(httplib::Client& client) {
   client.set_connection_timeout(5, 0);
   client.set_read_timeout(15, 0);
   client.set_tcp_nodelay(true);
   client.enable_server_certificate_verification(true);
+}
+
+}  // namespace
+
+Result<PeerResponse> HttpPeerClient::Get(const std::string& base_url,
+                                         const std::string& path,
+                                         const std::string& authorization) {
+  httplib::Client client(base_url);
+  Configure(client);
   httplib::Headers headers;
   if (!authorization.empty()) headers.emplace("Authorization", authorization);
   auto res = client.Get(path.c_str(), headers);
+  if (!res) {
+    return Error::Unavailable(
+        "peer_unreachable", base_url + ": " + httplib::to_string(res.error()));
+  }
+  return PeerResponse{res->status, res->body};
+}
+
+Result<PeerResponse> HttpPeerClient::Post(const std::string& base_url,
+                                          const std::string& path,
+                                          const std::string& authorization,
+                                          const std::string& body) {
+  httplib::Client client(base_url);
+  Configure(client);
+  httplib::Headers headers;
+  if (!authorization.empty()) headers.emplace("Authorization", authorization);
+  auto res = client.Post(path.c_str(), headers, body, "application/json");
   if (!res) {
     return Error::Unavailable(
         "peer_unreachable", base_url + ": " + httplib::to_string(res.error()));

@@ -20,6 +20,13 @@ class PeerClient {
   virtual Result<PeerResponse> Get(const std::string& base_url,
                                    const std::string& path,
                                    const std::string& authorization) = 0;
+  // POST of a JSON body; the same errors.
+  virtual Result<PeerResponse> Post(const std::string& base_url,
+                                    const std::string& /*path*/,
+                                    const std::string& /*authorization*/,
+                                    const std::string& /*body*/) {
+    return Error::Unavailable("peer_unreachable", base_url + ": no POST");
+  }
 };
 
 // cpp-httplib with certificate verification (https) or plain http.
@@ -27,6 +34,10 @@ class HttpPeerClient final : public PeerClient {
  public:
   Result<PeerResponse> Get(const std::string& base_url, const std::string& path,
                            const std::string& authorization) override;
+  Result<PeerResponse> Post(const std::string& base_url,
+                            const std::string& path,
+                            const std::string& authorization,
+                            const std::string& body) override;
 };
 
 // "https://host[:port]" (or http:// when `allow_http`), no path. Returns

@@ -214,6 +214,11 @@ Result<std::optional<PeerRecord>> TrustService::Get(
   return table_.Get(txn, name);
 }
 
+Result<std::optional<PeerRecord>> TrustService::Get(
+    const storage::Txn& txn, const std::string& name) const {
+  return table_.Get(txn, name);
+}
+
 Result<std::vector<std::string>> TrustService::TrustedPeers() const {
   HEARTH_ASSIGN_OR_RETURN(auto all, List());
   std::vector<std::string> out;

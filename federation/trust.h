@@ -113,6 +113,9 @@ class TrustService {
 
   Result<std::vector<PeerView>> List() const;
   Result<std::optional<PeerRecord>> Get(const std::string& name) const;
+  // The same, inside the caller's transaction.
+  Result<std::optional<PeerRecord>> Get(const storage::Txn& txn,
+                                        const std::string& name) const;
   // Trusted peers (the destinations of what we send).
   Result<std::vector<std::string>> TrustedPeers() const;
 

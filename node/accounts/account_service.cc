@@ -198,6 +198,14 @@ Result<Member> AccountService::Authenticate(std::string_view token) const {
   return Member{account->handle, MemberIdOf(account->handle)};
 }
 
+Result<bool> AccountService::IsLocalMember(const storage::Txn& txn,
+                                           const std::string& member_id) const {
+  auto id = MemberId::Parse(member_id);
+  if (!id || id->server != options_.server_name) return false;
+  HEARTH_ASSIGN_OR_RETURN(auto account, store_.accounts.Get(txn, id->handle));
+  return account.has_value();
+}
+
 Result<Profile> AccountService::GetProfile(const Member& member) const {
   HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, env_.BeginRead());
   HEARTH_ASSIGN_OR_RETURN(auto account,

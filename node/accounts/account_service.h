@@ -82,6 +82,10 @@ class AccountService {
 
   Result<Profile> GetProfile(const Member& member) const;
 
+  // Whether `member_id` is an account of this node (suspended included).
+  Result<bool> IsLocalMember(const storage::Txn& txn,
+                             const std::string& member_id) const;
+
   // Admin: an invite code usable `uses` times within `ttl_ms`.
   Result<InviteGrant> CreateInvite(const std::string& actor, std::uint32_t uses,
                                    std::int64_t ttl_ms);

@@ -1,0 +1,623 @@
+// The host's side of groups (accepting, fan-out, answering peers) and the
+// receiving side (applying a host's events, backfill).
+#include <spdlog/spdlog.h>
+
+#include "common/encoding.h"
+#include "federation/canonical_json.h"
+#include "federation/signed_json.h"
+#include "node/groups/group_service.h"
+#include "node/groups/group_tables.h"
+
+namespace hearth {
+
+using groupkeys::MessageKey;
+using nlohmann::json;
+
+namespace {
+
+json SyncMessageJson(const MessageRecord& m, const std::string& gid) {
+  json j = MessageJson(m);
+  j["type"] = "group.message";
+  j["group"] = gid;
+  return j;
+}
+
+// The author's event's fields, checked.
+struct AuthorEvent {
+  std::string origin;
+  std::string author;
+  std::int64_t ts = 0;
+  PostRequest post;
+};
+
+Result<AuthorEvent> ParseAuthorEvent(const json& e, const std::string& gid) {
+  auto bad = [](const std::string& why) {
+    return Error::Invalid("bad_event", "group.message: " + why);
+  };
+  if (!e.is_object()) return bad("not an object");
+  if (e.value("type", "") != GroupService::kMessageType)
+    return bad("wrong type");
+  if (e.value("group", "") != gid) return bad("wrong group");
+  AuthorEvent out;
+  if (!e.contains("origin") || !e["origin"].is_string())
+    return bad("no origin");
+  out.origin = e["origin"];
+  if (!e.contains("author") || !e["author"].is_string())
+    return bad("no author");
+  out.author = e["author"];
+  auto author = MemberId::Parse(out.author);
+  if (!author || author->server != out.origin)
+    return bad("the author must be a member of the origin node");
+  if (!e.contains("ts") || !e["ts"].is_number_integer()) return bad("no ts");
+  out.ts = e["ts"];
+  if (!e.contains("content") || !e["content"].is_object())
+    return bad("no content");
+  const json& c = e["content"];
+  if (!c.contains("body") || !c["body"].is_string()) return bad("no body");
+  out.post.body = c["body"];
+  if (c.contains("content_warning")) {
+    if (!c["content_warning"].is_string()) return bad("bad content_warning");
+    out.post.content_warning = c["content_warning"];
+  }
+  if (c.contains("reply_to")) {
+    if (!c["reply_to"].is_string()) return bad("bad reply_to");
+    out.post.reply_to = c["reply_to"];
+  }
+  if (out.post.body.empty() || out.post.body.size() > 8000 ||
+      out.post.content_warning.size() > 200 || out.post.reply_to.size() > 64)
+    return bad("content out of bounds");
+  return out;
+}
+
+}  // namespace
+
+Status GroupService::CheckPoster(const storage::Txn& txn, const GroupRecord& g,
+                                 const std::string& member) const {
+  HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, g.group_id, member));
+  if (!r || r->state != MemberState::kJoined) {
+    if (r && r->state == MemberState::kBanned)
+      return Error::Forbidden("banned", "you are banned from this group");
+    if (!r && g.visibility == Visibility::kPrivate)
+      return Error::NotFound("not_found", "no group " + g.group_id);
+    return Error::Forbidden("not_member", "join the group to post in it");
+  }
+  if (r->muted)
+    return Error::Forbidden("muted", "a facilitator has muted you here");
+  return Ok();
+}
+
+Result<PostResult> GroupService::AcceptInTxn(
+    storage::WriteTxn& txn, const GroupRecord& g, const json& author_event,
+    const std::string& event_id,
+    const std::optional<std::pair<std::string, std::string>>& author_key,
+    json* accept_out, Effects& fx) {
+  // Accepting is idempotent: a relayed post retried after a lost answer
+  // gets the first accept back.
+  HEARTH_ASSIGN_OR_RETURN(auto seen, txn.Get(t_->by_event, event_id));
+  if (seen) {
+    HEARTH_ASSIGN_OR_RETURN(auto rec, t_->messages.Get(txn, *seen));
+    if (!rec) return Error::Internal("event index points at nothing");
+    if (accept_out) *accept_out = json::parse(rec->accept);
+    return PostResult{event_id, rec->seq};
+  }
+  HEARTH_ASSIGN_OR_RETURN(AuthorEvent a,
+                          ParseAuthorEvent(author_event, g.group_id));
+  HEARTH_ASSIGN_OR_RETURN(std::uint64_t last, LastSeq(txn, g.group_id));
+  std::uint64_t seq = last + 1;
+  std::int64_t now = d_.clock.NowMs();
+  json accept = {{"type", kAcceptType},
+                 {"origin", d_.keys.server_name()},
+                 {"group", g.group_id},
+                 {"seq", seq},
+                 {"ts", now},
+                 {"content", json::object()},
+                 {"event", author_event}};
+  if (author_key)
+    accept["author_key"] = {
+        {author_key->first, Base64Encode(author_key->second)}};
+  HEARTH_RETURN_IF_ERROR(
+      federation::SignJson(accept, d_.keys.server_name(), d_.keys.current()));
+  HEARTH_ASSIGN_OR_RETURN(std::string text, federation::Canonicalize(accept));
+  MessageRecord rec{seq,
+                    event_id,
+                    a.author,
+                    a.post.body,
+                    a.post.content_warning,
+                    a.post.reply_to,
+                    a.ts,
+                    now,
+                    text};
+  std::string key = MessageKey(g.group_id, seq);
+  HEARTH_RETURN_IF_ERROR(t_->messages.Insert(txn, key, rec));
+  HEARTH_RETURN_IF_ERROR(txn.Put(t_->by_event, event_id, key));
+
+  // Fan out once to every other node with joined members; wake ours.
+  HEARTH_ASSIGN_OR_RETURN(auto members, Members(txn, g.group_id));
+  std::set<std::string> nodes;
+  std::vector<std::string> local;
+  for (const auto& m : members) {
+    if (m.state != MemberState::kJoined) continue;
+    auto id = MemberId::Parse(m.member_id);
+    if (!id) continue;
+    if (id->server == d_.keys.server_name()) {
+      local.push_back(m.member_id);
+    } else {
+      nodes.insert(id->server);
+    }
+  }
+  if (!nodes.empty()) {
+    HEARTH_ASSIGN_OR_RETURN(
+        auto qseq, d_.outbox.Enqueue(txn, text, {nodes.begin(), nodes.end()}));
+    (void)qseq;
+    fx.senders = true;
+  }
+  HEARTH_RETURN_IF_ERROR(AddSyncItem(
+      txn, SyncItem{g.group_id, {}, SyncMessageJson(rec, g.group_id).dump()},
+      local, fx));
+  if (accept_out) *accept_out = std::move(accept);
+  return PostResult{event_id, seq};
+}
+
+Status GroupService::VerifyAccept(const json& accept, const std::string& host) {
+  if (!accept.is_object() || accept.value("origin", "") != host ||
+      accept.value("type", "") != kAcceptType)
+    return Error::Unauthenticated("bad_accept",
+                                  "not a group.accept by " + host);
+  auto ids = federation::SignatureKeyIds(accept, host);
+  Error last =
+      Error::Unauthenticated("unsigned", "the accept is not signed by " + host);
+  for (const auto& id : ids) {
+    auto key = d_.trust.PublicKeyFor(host, id);
+    if (!key) {
+      last = key.error();
+      continue;
+    }
+    Status s = federation::VerifyJson(accept, host, id, key->key);
+    if (s) return Ok();
+    last = s.error();
+  }
+  return last;
+}
+
+Status GroupService::VerifyAuthorInTxn(const storage::Txn& txn,
+                                       const json& accept,
+                                       const std::string& host) const {
+  if (!accept.contains("event"))
+    return Error::Invalid("bad_event", "a group.accept carries an event");
+  const json& inner = accept["event"];
+  HEARTH_ASSIGN_OR_RETURN(AuthorEvent a,
+                          ParseAuthorEvent(inner, accept.value("group", "")));
+  if (a.origin == host) return Ok();  // the host's signature covers it
+  auto ids = federation::SignatureKeyIds(inner, a.origin);
+  if (ids.empty())
+    return Error::Unauthenticated(
+        "unsigned", "the author's event is not signed by " + a.origin);
+  for (const auto& id : ids) {
+    std::optional<std::string> key;
+    if (a.origin == d_.keys.server_name()) {
+      HEARTH_ASSIGN_OR_RETURN(auto rec, d_.keys.Find(txn, id));
+      if (rec) key = rec->public_key;
+    } else {
+      // A peer we know: our pinned keys. Otherwise the key the host
+      // vouched for when it checked the author's signature.
+      HEARTH_ASSIGN_OR_RETURN(auto peer, d_.trust.Get(txn, a.origin));
+      if (peer) {
+        if (auto it = peer->pinned.find(id); it != peer->pinned.end())
+          key = it->second;
+        else if (auto old = peer->old_keys.find(id);
+                 old != peer->old_keys.end())
+          key = old->second.first;
+      }
+      if (!key && accept.contains("author_key") &&
+          accept["author_key"].is_object()) {
+        const json& vouched = accept["author_key"];
+        if (vouched.contains(id) && vouched[id].is_string())
+          key = Base64Decode(vouched[id].get<std::string>());
+      }
+    }
+    if (key && federation::VerifyJson(inner, a.origin, id, *key)) return Ok();
+  }
+  return Error::Unauthenticated("bad_signature",
+                                "the author's signature does not verify");
+}
+
+Status GroupService::StoreAcceptInTxn(storage::WriteTxn& txn,
+                                      const json& accept, Effects& fx) {
+  if (!accept.contains("group") || !accept["group"].is_string() ||
+      !accept.contains("seq") || !accept["seq"].is_number_unsigned() ||
+      accept["seq"].get<std::uint64_t>() == 0 || !accept.contains("ts") ||
+      !accept["ts"].is_number_integer())
+    return Error::Invalid("bad_accept", "a group.accept needs group, seq, ts");
+  std::string gid = accept["group"];
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(gid));
+  HEARTH_RETURN_IF_ERROR(VerifyAuthorInTxn(txn, accept, id.server));
+  HEARTH_ASSIGN_OR_RETURN(std::string event_id,
+                          federation::EventId(accept["event"]));
+  std::uint64_t seq = accept["seq"];
+
+  HEARTH_ASSIGN_OR_RETURN(auto members, Members(txn, gid));
+  std::vector<std::string> local;
+  for (const auto& m : members) {
+    if (m.state == MemberState::kJoined) local.push_back(m.member_id);
+  }
+  if (local.empty())
+    return Error::Forbidden("no_members", "no member here is in " + gid);
+
+  std::string key = MessageKey(gid, seq);
+  HEARTH_ASSIGN_OR_RETURN(auto existing, t_->messages.Get(txn, key));
+  if (existing) {
+    if (existing->event_id == event_id) return Ok();  // had it already
+    return Error::Conflict("seq_conflict",
+                           "seq " + std::to_string(seq) + " is another event");
+  }
+  HEARTH_ASSIGN_OR_RETURN(std::uint64_t last, LastSeq(txn, gid));
+  if (seq > last + 1) {
+    // A gap: take it in order from the host instead.
+    fx.backfill.insert(gid);
+    return Ok();
+  }
+  if (seq <= last) {
+    // Below our last seq but missing: only backfill fills holes, and it
+    // fetches in order, so this means the host reused a number.
+    return Error::Conflict(
+        "seq_conflict", "seq " + std::to_string(seq) + " arrived out of order");
+  }
+  HEARTH_ASSIGN_OR_RETURN(AuthorEvent a,
+                          ParseAuthorEvent(accept["event"], gid));
+  HEARTH_ASSIGN_OR_RETURN(std::string text, federation::Canonicalize(accept));
+  MessageRecord rec{seq,
+                    event_id,
+                    a.author,
+                    a.post.body,
+                    a.post.content_warning,
+                    a.post.reply_to,
+                    a.ts,
+                    accept["ts"].get<std::int64_t>(),
+                    text};
+  HEARTH_RETURN_IF_ERROR(t_->messages.Insert(txn, key, rec));
+  HEARTH_RETURN_IF_ERROR(txn.Put(t_->by_event, event_id, key));
+  return AddSyncItem(txn, SyncItem{gid, {}, SyncMessageJson(rec, gid).dump()},
+                     local, fx);
+}
+
+// ---------------------------------------------------------------------------
+// Host side
+
+Result<json> GroupService::HostGetGroup(const std::string& origin,
+                                        const std::string& group_id) const {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  if (!IsHost(id)) return Error::NotFound("not_found", "no group " + group_id);
+  HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
+  HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
+  if (!g) return Error::NotFound("not_found", "no group " + group_id);
+  if (g->visibility == Visibility::kPrivate) {
+    HEARTH_ASSIGN_OR_RETURN(auto members, Members(txn, group_id));
+    bool known = false;
+    for (const auto& m : members) {
+      auto mid = MemberId::Parse(m.member_id);
+      known = known || (mid && mid->server == origin);
+    }
+    if (!known) return Error::NotFound("not_found", "no group " + group_id);
+  }
+  return GroupJson(*g);
+}
+
+namespace {
+
+Result<std::string> MemberOf(const json& body, const std::string& origin) {
+  if (!body.is_object() || !body.contains("member") ||
+      !body["member"].is_string())
+    return Error::Invalid("invalid_member_id", "the body names the member");
+  auto id = MemberId::Parse(body["member"].get<std::string>());
+  if (!id)
+    return Error::Invalid("invalid_member_id", "a member id is @handle@server");
+  if (id->server != origin)
+    return Error::Forbidden("wrong_origin",
+                            origin + " speaks only for its own members");
+  return id->ToString();
+}
+
+}  // namespace
+
+Result<json> GroupService::HostJoin(const std::string& origin,
+                                    const std::string& group_id,
+                                    const json& body) {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  if (!IsHost(id)) return Error::NotFound("not_found", "no group " + group_id);
+  HEARTH_ASSIGN_OR_RETURN(std::string member, MemberOf(body, origin));
+  bool accept_rules = body.contains("accept_rules") &&
+                      body["accept_rules"].is_boolean() &&
+                      body["accept_rules"].get<bool>();
+  json answer;
+  HEARTH_RETURN_IF_ERROR(
+      Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
+        HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
+        if (!g) return Error::NotFound("not_found", "no group " + group_id);
+        if (g->visibility == Visibility::kPrivate) {
+          HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, member));
+          if (!r) return Error::NotFound("not_found", "no group " + group_id);
+        }
+        HEARTH_ASSIGN_OR_RETURN(MemberState state,
+                                JoinInTxn(txn, *g, member, accept_rules, fx));
+        HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, member));
+        answer = {{"status", ToString(state)},
+                  {"role", ToString(r ? r->role : Role::kMember)},
+                  {"group", GroupJson(*g)}};
+        return Ok();
+      }));
+  return answer;
+}
+
+Result<json> GroupService::HostLeave(const std::string& origin,
+                                     const std::string& group_id,
+                                     const json& body) {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  if (!IsHost(id)) return Error::NotFound("not_found", "no group " + group_id);
+  HEARTH_ASSIGN_OR_RETURN(std::string member, MemberOf(body, origin));
+  HEARTH_RETURN_IF_ERROR(
+      Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
+        HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
+        if (!g) return Error::NotFound("not_found", "no group " + group_id);
+        return LeaveInTxn(txn, *g, member, fx);
+      }));
+  return json{{"status", "none"}};
+}
+
+Result<json> GroupService::HostPost(const std::string& origin,
+                                    const std::string& group_id,
+                                    const json& event) {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  if (!IsHost(id)) return Error::NotFound("not_found", "no group " + group_id);
+  HEARTH_ASSIGN_OR_RETURN(AuthorEvent a, ParseAuthorEvent(event, group_id));
+  if (a.origin != origin)
+    return Error::Forbidden("wrong_origin",
+                            origin + " speaks only for its own members");
+  std::int64_t skew = d_.clock.NowMs() - a.ts;
+  if (skew > 10 * 60 * 1000 || skew < -10 * 60 * 1000)
+    return Error::Invalid("bad_ts",
+                          "the event's ts is more than 10 minutes off");
+  HEARTH_RETURN_IF_ERROR(ValidatePost(a.post));
+  // The author node's signature, with the key we pin for it.
+  std::optional<std::pair<std::string, std::string>> used;
+  for (const auto& kid : federation::SignatureKeyIds(event, origin)) {
+    auto key = d_.trust.PublicKeyFor(origin, kid);
+    if (key && key->expired_ts == 0 &&
+        federation::VerifyJson(event, origin, kid, key->key)) {
+      used = std::make_pair(kid, key->key);
+      break;
+    }
+  }
+  if (!used)
+    return Error::Unauthenticated("bad_signature",
+                                  "the event is not signed by " + origin);
+  HEARTH_ASSIGN_OR_RETURN(std::string event_id, federation::EventId(event));
+  json accept;
+  HEARTH_RETURN_IF_ERROR(
+      Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
+        HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
+        if (!g) return Error::NotFound("not_found", "no group " + group_id);
+        HEARTH_RETURN_IF_ERROR(CheckPoster(txn, *g, a.author));
+        HEARTH_ASSIGN_OR_RETURN(
+            auto r, AcceptInTxn(txn, *g, event, event_id, used, &accept, fx));
+        (void)r;
+        return Ok();
+      }));
+  return json{{"accept", accept}};
+}
+
+Result<std::string> GroupService::HostEvents(const std::string& origin,
+                                             const std::string& group_id,
+                                             std::uint64_t after,
+                                             size_t limit) const {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  if (!IsHost(id)) return Error::NotFound("not_found", "no group " + group_id);
+  HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
+  HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
+  if (!g) return Error::NotFound("not_found", "no group " + group_id);
+  HEARTH_ASSIGN_OR_RETURN(auto members, Members(txn, group_id));
+  bool has_members = false;
+  for (const auto& m : members) {
+    auto mid = MemberId::Parse(m.member_id);
+    has_members = has_members || (mid && mid->server == origin &&
+                                  m.state == MemberState::kJoined);
+  }
+  if (!has_members)
+    return Error::Forbidden("no_members",
+                            origin + " has no members in " + group_id);
+  std::string out = "{\"events\":[";
+  std::string prefix = group_id + std::string(1, '\0');
+  HEARTH_ASSIGN_OR_RETURN(auto c,
+                          storage::Cursor::Open(txn, t_->messages.dbi()));
+  HEARTH_ASSIGN_OR_RETURN(bool more, c.Seek(MessageKey(group_id, after + 1)));
+  size_t n = 0;
+  std::uint64_t last = after;
+  bool full = false;
+  while (more && c.key().substr(0, prefix.size()) == prefix) {
+    if (n == limit) {
+      full = true;
+      break;
+    }
+    HEARTH_ASSIGN_OR_RETURN(auto rec,
+                            storage::Decode<MessageRecord>(c.value()));
+    if (n++) out += ',';
+    out += rec.accept;
+    last = rec.seq;
+    HEARTH_ASSIGN_OR_RETURN(more, c.Next());
+  }
+  out += "],\"next\":";
+  out += full ? std::to_string(last) : "null";
+  out += '}';
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Inbound events from hosts
+
+Status GroupService::ApplyAccept(storage::WriteTxn& txn,
+                                 const federation::InboundEvent& event) {
+  const json& accept = event.event;
+  auto gid = GroupId::Parse(accept.value("group", ""));
+  if (!gid || gid->server != event.origin)
+    return Error::Forbidden("not_host", event.origin + " does not host " +
+                                            accept.value("group", "?"));
+  Effects fx;
+  HEARTH_RETURN_IF_ERROR(StoreAcceptInTxn(txn, accept, fx));
+  event.after_commit.push_back([this, fx] { Finish(fx); });
+  return Ok();
+}
+
+Status GroupService::ApplyMembership(storage::WriteTxn& txn,
+                                     const federation::InboundEvent& event) {
+  const json& e = event.event;
+  std::string group_id = e.value("group", "");
+  auto gid = GroupId::Parse(group_id);
+  if (!gid || gid->server != event.origin)
+    return Error::Forbidden("not_host",
+                            event.origin + " does not host " + group_id);
+  const json& c = e["content"];
+  MemberState state;
+  Role role;
+  if (!c.contains("member") || !c["member"].is_string() ||
+      !c.contains("state") || !c["state"].is_string() ||
+      !ParseMemberState(c["state"].get<std::string>(), &state) ||
+      !c.contains("role") || !c["role"].is_string() ||
+      !ParseRole(c["role"].get<std::string>(), &role) || !c.contains("group"))
+    return Error::Invalid("bad_event",
+                          "group.membership needs member, state, role, group");
+  std::string member = c["member"];
+  HEARTH_ASSIGN_OR_RETURN(bool local, d_.accounts.IsLocalMember(txn, member));
+  if (!local) return Error::NotFound("unknown_member", "no member " + member);
+  HEARTH_ASSIGN_OR_RETURN(GroupRecord g, GroupFromJson(c["group"]));
+  if (g.group_id != group_id)
+    return Error::Invalid("bad_event", "the group does not match");
+  Effects fx;
+  HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
+  if (state == MemberState::kNone) {
+    HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, member));
+  } else {
+    HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, member));
+    MembershipRecord rec = r.value_or(MembershipRecord{member});
+    rec.state = state;
+    rec.role = role;
+    rec.updated_ts = d_.clock.NowMs();
+    HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, rec));
+  }
+  json item = {{"type", "group.membership"},
+               {"group", group_id},
+               {"member", member},
+               {"state", ToString(state)},
+               {"role", ToString(role)}};
+  HEARTH_RETURN_IF_ERROR(AddSyncItem(
+      txn, SyncItem{group_id, {member}, item.dump()}, {member}, fx));
+  if (state == MemberState::kJoined) fx.backfill.insert(group_id);
+  event.after_commit.push_back([this, fx] { Finish(fx); });
+  return Ok();
+}
+
+// ---------------------------------------------------------------------------
+// Backfill
+
+void GroupService::StartBackfill() {
+  std::set<std::string> remote;
+  if (auto txn = d_.env.BeginRead()) {
+    if (auto c = storage::Cursor::Open(*txn, t_->index)) {
+      for (auto more = c->First(); more && *more; more = c->Next()) {
+        std::string_view key = c->key();
+        auto zero = key.find('\0');
+        if (zero == std::string_view::npos) continue;
+        std::string member(key.substr(0, zero));
+        std::string gid(key.substr(zero + 1));
+        auto id = GroupId::Parse(gid);
+        if (!id || IsHost(*id)) continue;
+        auto r = GetMembership(*txn, gid, member);
+        if (r && *r && (*r)->state == MemberState::kJoined) remote.insert(gid);
+      }
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(backfill_mu_);
+    backfill_stop_ = false;
+    backfill_queue_.insert(remote.begin(), remote.end());
+  }
+  backfill_thread_ = std::thread([this] { BackfillLoop(); });
+}
+
+void GroupService::StopBackfill() {
+  {
+    std::lock_guard<std::mutex> lock(backfill_mu_);
+    backfill_stop_ = true;
+  }
+  backfill_cv_.notify_all();
+  if (backfill_thread_.joinable()) backfill_thread_.join();
+}
+
+void GroupService::RequestBackfill(const std::string& group_id) {
+  {
+    std::lock_guard<std::mutex> lock(backfill_mu_);
+    backfill_queue_.insert(group_id);
+  }
+  backfill_cv_.notify_all();
+}
+
+void GroupService::BackfillLoop() {
+  std::unique_lock<std::mutex> lock(backfill_mu_);
+  while (!backfill_stop_) {
+    if (backfill_queue_.empty()) {
+      backfill_cv_.wait(lock);
+      continue;
+    }
+    std::string gid = *backfill_queue_.begin();
+    backfill_queue_.erase(backfill_queue_.begin());
+    lock.unlock();
+    Status s = BackfillGroup(gid);
+    lock.lock();
+    if (!s) {
+      spdlog::warn("backfill of {}: {}", gid, s.error().message);
+      // Try again later; a host that is down is retried every 10 s.
+      backfill_cv_.wait_for(lock, std::chrono::seconds(10),
+                            [this] { return backfill_stop_; });
+      backfill_queue_.insert(gid);
+    }
+  }
+}
+
+Status GroupService::BackfillGroup(const std::string& group_id) {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  for (int page = 0; page < 1000; ++page) {
+    {
+      std::lock_guard<std::mutex> lock(backfill_mu_);
+      if (backfill_stop_) return Ok();
+    }
+    std::uint64_t last = 0;
+    {
+      HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
+      HEARTH_ASSIGN_OR_RETURN(last, LastSeq(txn, group_id));
+    }
+    HEARTH_ASSIGN_OR_RETURN(
+        json answer,
+        d_.peers.Call(id.server, "GET",
+                      "/_hearth/v1/groups/" + PercentEncode(group_id) +
+                          "/events?after=" + std::to_string(last) +
+                          "&limit=200",
+                      nullptr));
+    if (!answer.contains("events") || !answer["events"].is_array())
+      return Error::Unavailable("peer_unreachable", "bad backfill answer");
+    const json& events = answer["events"];
+    if (events.empty()) return Ok();
+    for (const auto& accept : events) {
+      HEARTH_RETURN_IF_ERROR(VerifyAccept(accept, id.server));
+    }
+    HEARTH_RETURN_IF_ERROR(
+        Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
+          for (const auto& accept : events) {
+            HEARTH_RETURN_IF_ERROR(StoreAcceptInTxn(txn, accept, fx));
+          }
+          fx.backfill.clear();  // this loop goes on by itself
+          return Ok();
+        }));
+    if (!answer.contains("next") || answer["next"].is_null()) return Ok();
+  }
+  return Ok();
+}
+
+}  // namespace hearth

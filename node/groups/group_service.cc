@@ -1,0 +1,971 @@
+#include "node/groups/group_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "common/encoding.h"
+#include "federation/canonical_json.h"
+#include "federation/signed_json.h"
+#include "node/groups/group_tables.h"
+
+namespace hearth {
+
+using groupkeys::IndexKey;
+using groupkeys::MemberKey;
+using groupkeys::MessageKey;
+using nlohmann::json;
+
+// ---------------------------------------------------------------------------
+// Wire forms
+
+nlohmann::json GroupJson(const GroupRecord& g) {
+  json meetings = json::array();
+  for (const Meeting& m : g.meetings) {
+    json item = {
+        {"weekday", m.weekday}, {"time", m.time}, {"timezone", m.timezone}};
+    if (!m.link.empty()) item["link"] = m.link;
+    meetings.push_back(std::move(item));
+  }
+  auto id = GroupId::Parse(g.group_id);
+  return {{"group_id", g.group_id},
+          {"host", id ? id->server : ""},
+          {"name", g.name},
+          {"description", g.description},
+          {"topics", g.topics},
+          {"language", g.language},
+          {"visibility", ToString(g.visibility)},
+          {"join_policy", ToString(g.join_policy)},
+          {"rules", g.rules},
+          {"meetings", std::move(meetings)},
+          {"owner", g.owner},
+          {"member_count", g.member_count},
+          {"created_ts", g.created_ts},
+          {"updated_ts", g.updated_ts}};
+}
+
+nlohmann::json MessageJson(const MessageRecord& m) {
+  json j = {{"event_id", m.event_id},
+            {"seq", m.seq},
+            {"author", m.author},
+            {"body", m.body},
+            {"ts", m.ts}};
+  if (!m.content_warning.empty()) j["content_warning"] = m.content_warning;
+  if (!m.reply_to.empty()) j["reply_to"] = m.reply_to;
+  return j;
+}
+
+namespace {
+
+bool IsPrintable(const std::string& s, bool allow_newlines) {
+  for (unsigned char c : s) {
+    if (c < 0x20 && !(allow_newlines && (c == '\n' || c == '\t'))) return false;
+    if (c == 0x7f) return false;
+  }
+  return true;
+}
+
+Status CheckText(const std::string& field, const std::string& value, size_t min,
+                 size_t max, bool multiline) {
+  if (value.size() < min || value.size() > max ||
+      !IsPrintable(value, multiline))
+    return Error::Invalid("invalid_" + field,
+                          field + " is " + std::to_string(min) + " to " +
+                              std::to_string(max) +
+                              " bytes of text without control characters");
+  return Ok();
+}
+
+bool IsTopic(const std::string& t) {
+  if (t.empty() || t.size() > 32) return false;
+  for (char c : t) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ok && static_cast<unsigned char>(c) < 0x80) return false;
+  }
+  return true;
+}
+
+bool IsLanguage(const std::string& l) {
+  if (l.size() < 2 || l.size() > 16) return false;
+  for (char c : l) {
+    if (!((c >= 'a' && c <= 'z') || c == '-')) return false;
+  }
+  return true;
+}
+
+Status CheckMeeting(const Meeting& m) {
+  static const char* const kDays[] = {"monday",   "tuesday", "wednesday",
+                                      "thursday", "friday",  "saturday",
+                                      "sunday"};
+  if (std::find(std::begin(kDays), std::end(kDays), m.weekday) ==
+      std::end(kDays))
+    return Error::Invalid("invalid_meetings",
+                          "a meeting's weekday is monday to sunday");
+  bool time_ok = m.time.size() == 5 && m.time[2] == ':' && isdigit(m.time[0]) &&
+                 isdigit(m.time[1]) && isdigit(m.time[3]) &&
+                 isdigit(m.time[4]) && std::stoi(m.time.substr(0, 2)) < 24 &&
+                 std::stoi(m.time.substr(3, 2)) < 60;
+  if (!time_ok)
+    return Error::Invalid("invalid_meetings",
+                          "a meeting's time is HH:MM, 24-hour");
+  bool tz_ok = !m.timezone.empty() && m.timezone.size() <= 64;
+  for (char c : m.timezone) {
+    if (!(isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' ||
+          c == '-' || c == '+'))
+      tz_ok = false;
+  }
+  if (!tz_ok)
+    return Error::Invalid("invalid_meetings",
+                          "a meeting's timezone is an IANA name such as "
+                          "Europe/Berlin");
+  if (!m.link.empty() &&
+      (m.link.size() > 500 || !IsPrintable(m.link, false) ||
+       (m.link.rfind("https://", 0) != 0 && m.link.rfind("http://", 0) != 0)))
+    return Error::Invalid("invalid_meetings",
+                          "a meeting's link is an http(s) URL");
+  return Ok();
+}
+
+// Applies `spec` to `g`, validating every field it sets.
+Status ApplySpec(const GroupSpec& spec, GroupRecord& g) {
+  if (spec.name) {
+    HEARTH_RETURN_IF_ERROR(CheckText("name", *spec.name, 1, 100, false));
+    g.name = *spec.name;
+  }
+  if (spec.description) {
+    HEARTH_RETURN_IF_ERROR(
+        CheckText("description", *spec.description, 0, 2000, true));
+    g.description = *spec.description;
+  }
+  if (spec.topics) {
+    if (spec.topics->size() > 10)
+      return Error::Invalid("invalid_topics", "at most 10 topics");
+    for (const auto& t : *spec.topics) {
+      if (!IsTopic(t))
+        return Error::Invalid("invalid_topics",
+                              "a topic is 1-32 bytes: lowercase letters, "
+                              "digits and '-'");
+    }
+    g.topics = *spec.topics;
+  }
+  if (spec.language) {
+    if (!IsLanguage(*spec.language))
+      return Error::Invalid("invalid_language",
+                            "language is a lowercase tag such as en or pt-br");
+    g.language = *spec.language;
+  }
+  if (spec.visibility) g.visibility = *spec.visibility;
+  if (spec.join_policy) g.join_policy = *spec.join_policy;
+  if (spec.rules) {
+    HEARTH_RETURN_IF_ERROR(CheckText("rules", *spec.rules, 0, 4000, true));
+    g.rules = *spec.rules;
+  }
+  if (spec.meetings) {
+    if (spec.meetings->size() > 14)
+      return Error::Invalid("invalid_meetings", "at most 14 meetings");
+    for (const auto& m : *spec.meetings)
+      HEARTH_RETURN_IF_ERROR(CheckMeeting(m));
+    g.meetings = *spec.meetings;
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Result<GroupRecord> GroupFromJson(const nlohmann::json& j) {
+  if (!j.is_object())
+    return Error::Invalid("bad_group", "a group is a JSON object");
+  try {
+    GroupRecord g;
+    g.group_id = j.at("group_id").get<std::string>();
+    if (!GroupId::Parse(g.group_id))
+      return Error::Invalid("bad_group", "bad group id");
+    GroupSpec spec;
+    spec.name = j.at("name").get<std::string>();
+    spec.description = j.at("description").get<std::string>();
+    spec.topics = j.at("topics").get<std::vector<std::string>>();
+    spec.language = j.at("language").get<std::string>();
+    spec.rules = j.at("rules").get<std::string>();
+    Visibility v;
+    JoinPolicy p;
+    if (!ParseVisibility(j.at("visibility").get<std::string>(), &v) ||
+        !ParseJoinPolicy(j.at("join_policy").get<std::string>(), &p))
+      return Error::Invalid("bad_group", "bad visibility or join policy");
+    spec.visibility = v;
+    spec.join_policy = p;
+    std::vector<Meeting> meetings;
+    for (const auto& m : j.at("meetings")) {
+      meetings.push_back(Meeting{
+          m.at("weekday").get<std::string>(), m.at("time").get<std::string>(),
+          m.at("timezone").get<std::string>(), m.value("link", std::string())});
+    }
+    spec.meetings = std::move(meetings);
+    HEARTH_RETURN_IF_ERROR(ApplySpec(spec, g));
+    g.owner = j.at("owner").get<std::string>();
+    g.member_count = j.at("member_count").get<std::uint64_t>();
+    g.created_ts = j.at("created_ts").get<std::int64_t>();
+    g.updated_ts = j.at("updated_ts").get<std::int64_t>();
+    return g;
+  } catch (const std::exception& e) {
+    return Error::Invalid("bad_group", std::string("bad group: ") + e.what());
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Tables and small helpers
+
+Result<std::unique_ptr<GroupService>> GroupService::Open(Deps deps) {
+  auto t = std::make_unique<Tables>();
+  HEARTH_ASSIGN_OR_RETURN(
+      t->groups, storage::Table<GroupRecord>::Open(deps.env, "groupid_group"));
+  HEARTH_ASSIGN_OR_RETURN(t->members, storage::Table<MembershipRecord>::Open(
+                                          deps.env, "groupmember_membership"));
+  HEARTH_ASSIGN_OR_RETURN(t->index, deps.env.OpenTable("membergroup_index"));
+  HEARTH_ASSIGN_OR_RETURN(t->messages, storage::Table<MessageRecord>::Open(
+                                           deps.env, "groupseq_message"));
+  HEARTH_ASSIGN_OR_RETURN(t->by_event, deps.env.OpenTable("eventid_message"));
+  std::unique_ptr<GroupService> s(new GroupService(std::move(deps)));
+  s->t_ = std::move(t);
+  return s;
+}
+
+GroupService::GroupService(Deps deps) : d_(std::move(deps)) {}
+GroupService::~GroupService() { StopBackfill(); }
+
+Result<GroupId> GroupService::ParseGroup(const std::string& group_id) const {
+  auto id = GroupId::Parse(group_id);
+  if (!id)
+    return Error::Invalid("invalid_group_id",
+                          "a group id is !slug@server (slug: [a-z0-9-]{2,48})");
+  return *id;
+}
+
+Status GroupService::Commit(
+    const std::function<Status(storage::WriteTxn&, Effects&)>& change) {
+  Effects fx;
+  HEARTH_RETURN_IF_ERROR(
+      d_.committer.Run([&](storage::WriteTxn& txn) -> Status {
+        fx.Clear();
+        return change(txn, fx);
+      }));
+  Finish(fx);
+  return Ok();
+}
+
+void GroupService::Finish(const Effects& fx) {
+  if (!fx.wake.empty()) d_.hub.Notify(fx.wake);
+  if (fx.senders && d_.notify_senders) d_.notify_senders();
+  for (const auto& g : fx.backfill) RequestBackfill(g);
+}
+
+Result<std::optional<MembershipRecord>> GroupService::GetMembership(
+    const storage::Txn& txn, const std::string& gid,
+    const std::string& member) const {
+  return t_->members.Get(txn, MemberKey(gid, member));
+}
+
+Status GroupService::PutMembership(storage::WriteTxn& txn,
+                                   const std::string& gid,
+                                   const MembershipRecord& r) const {
+  HEARTH_RETURN_IF_ERROR(t_->members.Put(txn, MemberKey(gid, r.member_id), r));
+  auto id = MemberId::Parse(r.member_id);
+  if (id && id->server == d_.keys.server_name())
+    HEARTH_RETURN_IF_ERROR(txn.Put(t_->index, IndexKey(r.member_id, gid), ""));
+  return Ok();
+}
+
+Status GroupService::DeleteMembership(storage::WriteTxn& txn,
+                                      const std::string& gid,
+                                      const std::string& member) const {
+  HEARTH_ASSIGN_OR_RETURN(bool a,
+                          t_->members.Delete(txn, MemberKey(gid, member)));
+  HEARTH_ASSIGN_OR_RETURN(bool b, txn.Delete(t_->index, IndexKey(member, gid)));
+  (void)a;
+  (void)b;
+  return Ok();
+}
+
+Result<std::vector<MembershipRecord>> GroupService::Members(
+    const storage::Txn& txn, const std::string& gid) const {
+  std::vector<MembershipRecord> out;
+  std::string prefix = gid + std::string(1, '\0');
+  HEARTH_ASSIGN_OR_RETURN(auto c,
+                          storage::Cursor::Open(txn, t_->members.dbi()));
+  HEARTH_ASSIGN_OR_RETURN(bool more, c.Seek(prefix));
+  while (more && c.key().substr(0, prefix.size()) == prefix) {
+    HEARTH_ASSIGN_OR_RETURN(auto r,
+                            storage::Decode<MembershipRecord>(c.value()));
+    out.push_back(std::move(r));
+    HEARTH_ASSIGN_OR_RETURN(more, c.Next());
+  }
+  return out;
+}
+
+Result<std::uint64_t> GroupService::LastSeq(const storage::Txn& txn,
+                                            const std::string& gid) const {
+  HEARTH_ASSIGN_OR_RETURN(auto c,
+                          storage::Cursor::Open(txn, t_->messages.dbi()));
+  // The first key after this group's range, then one back.
+  std::string end = gid + std::string(1, '\x01');
+  HEARTH_ASSIGN_OR_RETURN(bool found, c.Seek(end));
+  HEARTH_ASSIGN_OR_RETURN(bool any, found ? c.Prev() : c.Last());
+  std::string prefix = gid + std::string(1, '\0');
+  if (!any || c.key().substr(0, prefix.size()) != prefix) return 0;
+  return DecodeU64BE(c.key().substr(prefix.size())).value_or(0);
+}
+
+Status GroupService::AddSyncItem(storage::WriteTxn& txn, SyncItem item,
+                                 const std::vector<std::string>& wake,
+                                 Effects& fx) {
+  item.ts = d_.clock.NowMs();
+  HEARTH_ASSIGN_OR_RETURN(auto pos, d_.stream.Append(txn, item));
+  (void)pos;
+  fx.wake.insert(fx.wake.end(), wake.begin(), wake.end());
+  return Ok();
+}
+
+Result<std::set<std::string>> GroupService::JoinedGroups(
+    const storage::Txn& txn, const std::string& member) const {
+  std::set<std::string> out;
+  std::string prefix = member + std::string(1, '\0');
+  HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, t_->index));
+  HEARTH_ASSIGN_OR_RETURN(bool more, c.Seek(prefix));
+  while (more && c.key().substr(0, prefix.size()) == prefix) {
+    std::string gid(c.key().substr(prefix.size()));
+    HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, gid, member));
+    if (r && r->state == MemberState::kJoined) out.insert(gid);
+    HEARTH_ASSIGN_OR_RETURN(more, c.Next());
+  }
+  return out;
+}
+
+Result<std::vector<MyGroup>> GroupService::MyGroups(const Member& m) const {
+  std::vector<MyGroup> out;
+  HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
+  std::string prefix = m.member_id + std::string(1, '\0');
+  HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, t_->index));
+  HEARTH_ASSIGN_OR_RETURN(bool more, c.Seek(prefix));
+  while (more && c.key().substr(0, prefix.size()) == prefix) {
+    std::string gid(c.key().substr(prefix.size()));
+    HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, gid, m.member_id));
+    HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, gid));
+    if (r) out.push_back(MyGroup{gid, g ? g->name : "", r->state, r->role});
+    HEARTH_ASSIGN_OR_RETURN(more, c.Next());
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Create, update, get
+
+Result<GroupView> GroupService::Create(const Member& m, const GroupSpec& spec) {
+  if (!spec.slug || !IsValidSlug(*spec.slug))
+    return Error::Invalid("invalid_slug", "a slug is [a-z0-9-]{2,48}");
+  if (!spec.name) return Error::Invalid("invalid_name", "a group needs a name");
+  GroupRecord g;
+  g.group_id = GroupId{*spec.slug, d_.keys.server_name()}.ToString();
+  g.language = "en";
+  HEARTH_RETURN_IF_ERROR(ApplySpec(spec, g));
+  g.owner = m.member_id;
+  g.created_ts = g.updated_ts = d_.clock.NowMs();
+  g.member_count = 1;
+  HEARTH_RETURN_IF_ERROR(
+      Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
+        Status inserted = t_->groups.Insert(txn, g.group_id, g);
+        if (!inserted && inserted.error().kind == ErrorKind::kConflict)
+          return Status(
+              Error::Conflict("group_exists", g.group_id + " already exists"));
+        HEARTH_RETURN_IF_ERROR(inserted);
+        MembershipRecord owner{m.member_id, MemberState::kJoined, Role::kOwner,
+                               false,       g.created_ts,         g.created_ts};
+        HEARTH_RETURN_IF_ERROR(PutMembership(txn, g.group_id, owner));
+        (void)fx;
+        return Ok();
+      }));
+  return GroupView{g, MemberState::kJoined, Role::kOwner};
+}
+
+Result<GroupRecord> GroupService::RequireModerator(const storage::Txn& txn,
+                                                   const Member& m,
+                                                   const GroupId& g,
+                                                   bool owner_only) const {
+  if (!IsHost(g))
+    return Error::Forbidden("moderate_on_host",
+                            "this group is hosted on " + g.server +
+                                "; its facilitators moderate it there");
+  std::string gid = g.ToString();
+  HEARTH_ASSIGN_OR_RETURN(auto group, t_->groups.Get(txn, gid));
+  if (!group) return Error::NotFound("not_found", "no group " + gid);
+  HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, gid, m.member_id));
+  bool ok =
+      r && r->state == MemberState::kJoined &&
+      (owner_only ? r->role == Role::kOwner : r->role >= Role::kFacilitator);
+  if (!ok) {
+    if (!r && group->visibility == Visibility::kPrivate)
+      return Error::NotFound("not_found", "no group " + gid);
+    return owner_only ? Error::Forbidden("not_owner",
+                                         "only the group's owner may do this")
+                      : Error::Forbidden("not_facilitator",
+                                         "only the group's facilitators may "
+                                         "do this");
+  }
+  return *group;
+}
+
+Result<GroupView> GroupService::Update(const Member& m,
+                                       const std::string& group_id,
+                                       const GroupSpec& spec) {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  if (spec.slug)
+    return Error::Invalid("invalid_slug", "a group's slug cannot change");
+  GroupRecord out;
+  HEARTH_RETURN_IF_ERROR(Commit([&](storage::WriteTxn& txn,
+                                    Effects&) -> Status {
+    HEARTH_ASSIGN_OR_RETURN(GroupRecord g, RequireModerator(txn, m, id, true));
+    HEARTH_RETURN_IF_ERROR(ApplySpec(spec, g));
+    g.updated_ts = d_.clock.NowMs();
+    HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
+    out = g;
+    return Ok();
+  }));
+  return GroupView{out, MemberState::kJoined, Role::kOwner};
+}
+
+Result<GroupView> GroupService::Get(const Member& m,
+                                    const std::string& group_id) {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  std::optional<GroupRecord> cached;
+  std::optional<MembershipRecord> mine;
+  {
+    HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
+    HEARTH_ASSIGN_OR_RETURN(cached, t_->groups.Get(txn, group_id));
+    HEARTH_ASSIGN_OR_RETURN(mine, GetMembership(txn, group_id, m.member_id));
+  }
+  GroupView view;
+  if (mine) {
+    view.membership = mine->state;
+    view.role = mine->role;
+  }
+  if (IsHost(id)) {
+    if (!cached || (cached->visibility == Visibility::kPrivate && !mine))
+      return Error::NotFound("not_found", "no group " + group_id);
+    view.group = *cached;
+    return view;
+  }
+  // A remote group: ask its host, fall back to our copy if it is down.
+  auto answer =
+      d_.peers.Call(id.server, "GET",
+                    "/_hearth/v1/groups/" + PercentEncode(group_id), nullptr);
+  if (answer) {
+    HEARTH_ASSIGN_OR_RETURN(view.group, GroupFromJson(*answer));
+    if (view.group.group_id != group_id)
+      return Error::Unavailable("peer_unreachable",
+                                id.server + " answered with another group");
+    if (mine) {
+      // Keep the copy of a group we are in fresh.
+      GroupRecord fresh = view.group;
+      HEARTH_RETURN_IF_ERROR(
+          Commit([&](storage::WriteTxn& txn, Effects&) -> Status {
+            return t_->groups.Put(txn, group_id, fresh);
+          }));
+    }
+    return view;
+  }
+  if (answer.error().kind == ErrorKind::kUnavailable && cached && mine) {
+    view.group = *cached;
+    return view;
+  }
+  return answer.error();
+}
+
+// ---------------------------------------------------------------------------
+// Membership
+
+Result<MemberState> GroupService::JoinInTxn(storage::WriteTxn& txn,
+                                            GroupRecord& g,
+                                            const std::string& member,
+                                            bool accept_rules, Effects& fx) {
+  HEARTH_ASSIGN_OR_RETURN(auto existing,
+                          GetMembership(txn, g.group_id, member));
+  if (existing) {
+    switch (existing->state) {
+      case MemberState::kJoined:
+      case MemberState::kPending:
+        return existing->state;  // joining twice changes nothing
+      case MemberState::kBanned:
+        return Error::Forbidden("banned", "you are banned from this group");
+      default:
+        break;
+    }
+  }
+  if (!g.rules.empty() && !accept_rules)
+    return Error::Invalid("rules_not_accepted",
+                          "this group has rules: read them and join with "
+                          "accept_rules: true");
+  bool invited = existing && existing->state == MemberState::kInvited;
+  MemberState state;
+  if (invited || g.join_policy == JoinPolicy::kOpen) {
+    state = MemberState::kJoined;
+  } else if (g.join_policy == JoinPolicy::kApproval) {
+    state = MemberState::kPending;
+  } else {
+    return Error::Forbidden("invite_only", "this group is by invitation only");
+  }
+  std::int64_t now = d_.clock.NowMs();
+  MembershipRecord r{member,
+                     state,
+                     existing ? existing->role : Role::kMember,
+                     false,
+                     accept_rules ? now : 0,
+                     now};
+  HEARTH_RETURN_IF_ERROR(PutMembership(txn, g.group_id, r));
+  if (state == MemberState::kJoined) {
+    ++g.member_count;
+    HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, g.group_id, g));
+  }
+  auto id = MemberId::Parse(member);
+  if (id && id->server == d_.keys.server_name()) {
+    json item = {{"type", "group.membership"},
+                 {"group", g.group_id},
+                 {"member", member},
+                 {"state", ToString(state)},
+                 {"role", ToString(r.role)}};
+    HEARTH_RETURN_IF_ERROR(AddSyncItem(
+        txn, SyncItem{g.group_id, {member}, item.dump()}, {member}, fx));
+  }
+  if (state == MemberState::kPending) {
+    // Tell the facilitators here that someone is waiting.
+    HEARTH_ASSIGN_OR_RETURN(auto all, Members(txn, g.group_id));
+    std::vector<std::string> mods;
+    for (const auto& mr : all) {
+      auto mid = MemberId::Parse(mr.member_id);
+      if (mr.state == MemberState::kJoined && mr.role >= Role::kFacilitator &&
+          mid && mid->server == d_.keys.server_name())
+        mods.push_back(mr.member_id);
+    }
+    if (!mods.empty()) {
+      json item = {{"type", "group.join_request"},
+                   {"group", g.group_id},
+                   {"member", member},
+                   {"ts", now}};
+      HEARTH_RETURN_IF_ERROR(
+          AddSyncItem(txn, SyncItem{g.group_id, mods, item.dump()}, mods, fx));
+    }
+  }
+  return state;
+}
+
+Status GroupService::LeaveInTxn(storage::WriteTxn& txn, GroupRecord& g,
+                                const std::string& member, Effects& fx) {
+  HEARTH_ASSIGN_OR_RETURN(auto existing,
+                          GetMembership(txn, g.group_id, member));
+  if (!existing || existing->state == MemberState::kBanned) return Ok();
+  if (existing->role == Role::kOwner)
+    return Error::Conflict("owner_cannot_leave",
+                           "the owner cannot leave their group");
+  HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, g.group_id, member));
+  if (existing->state == MemberState::kJoined && g.member_count > 0) {
+    --g.member_count;
+    HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, g.group_id, g));
+  }
+  auto id = MemberId::Parse(member);
+  if (id && id->server == d_.keys.server_name()) {
+    json item = {{"type", "group.membership"},
+                 {"group", g.group_id},
+                 {"member", member},
+                 {"state", "none"},
+                 {"role", "member"}};
+    HEARTH_RETURN_IF_ERROR(AddSyncItem(
+        txn, SyncItem{g.group_id, {member}, item.dump()}, {member}, fx));
+  }
+  return Ok();
+}
+
+Result<MemberState> GroupService::Join(const Member& m,
+                                       const std::string& group_id,
+                                       bool accept_rules) {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  MemberState state = MemberState::kNone;
+  if (IsHost(id)) {
+    HEARTH_RETURN_IF_ERROR(
+        Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
+          HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
+          if (!g) return Error::NotFound("not_found", "no group " + group_id);
+          if (g->visibility == Visibility::kPrivate) {
+            HEARTH_ASSIGN_OR_RETURN(auto r,
+                                    GetMembership(txn, group_id, m.member_id));
+            if (!r) return Error::NotFound("not_found", "no group " + group_id);
+          }
+          HEARTH_ASSIGN_OR_RETURN(
+              state, JoinInTxn(txn, *g, m.member_id, accept_rules, fx));
+          return Ok();
+        }));
+    return state;
+  }
+  // Relay to the host, then keep what it answered.
+  json body = {{"member", m.member_id}, {"accept_rules", accept_rules}};
+  HEARTH_ASSIGN_OR_RETURN(
+      json answer,
+      d_.peers.Call(id.server, "POST",
+                    "/_hearth/v1/groups/" + PercentEncode(group_id) + "/join",
+                    &body));
+  Role role = Role::kMember;
+  if (!answer.contains("status") || !answer["status"].is_string() ||
+      !ParseMemberState(answer["status"].get<std::string>(), &state) ||
+      !answer.contains("group") ||
+      (answer.contains("role") && answer["role"].is_string() &&
+       !ParseRole(answer["role"].get<std::string>(), &role)))
+    return Error::Unavailable("peer_unreachable",
+                              id.server + " gave an answer we cannot read");
+  HEARTH_ASSIGN_OR_RETURN(GroupRecord g, GroupFromJson(answer["group"]));
+  if (g.group_id != group_id)
+    return Error::Unavailable("peer_unreachable",
+                              id.server + " answered for another group");
+  HEARTH_RETURN_IF_ERROR(
+      Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
+        HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
+        std::int64_t now = d_.clock.NowMs();
+        HEARTH_RETURN_IF_ERROR(
+            PutMembership(txn, group_id,
+                          MembershipRecord{m.member_id, state, role, false,
+                                           accept_rules ? now : 0, now}));
+        json item = {{"type", "group.membership"},
+                     {"group", group_id},
+                     {"member", m.member_id},
+                     {"state", ToString(state)},
+                     {"role", ToString(role)}};
+        HEARTH_RETURN_IF_ERROR(
+            AddSyncItem(txn, SyncItem{group_id, {m.member_id}, item.dump()},
+                        {m.member_id}, fx));
+        if (state == MemberState::kJoined) fx.backfill.insert(group_id);
+        return Ok();
+      }));
+  return state;
+}
+
+Status GroupService::Leave(const Member& m, const std::string& group_id) {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  if (IsHost(id)) {
+    return Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
+      HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
+      if (!g) return Error::NotFound("not_found", "no group " + group_id);
+      return LeaveInTxn(txn, *g, m.member_id, fx);
+    });
+  }
+  {
+    HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
+    HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, m.member_id));
+    if (!r || r->state == MemberState::kBanned) return Ok();
+  }
+  json body = {{"member", m.member_id}};
+  HEARTH_ASSIGN_OR_RETURN(
+      json answer,
+      d_.peers.Call(id.server, "POST",
+                    "/_hearth/v1/groups/" + PercentEncode(group_id) + "/leave",
+                    &body));
+  (void)answer;
+  return Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
+    HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, m.member_id));
+    json item = {{"type", "group.membership"},
+                 {"group", group_id},
+                 {"member", m.member_id},
+                 {"state", "none"},
+                 {"role", "member"}};
+    return AddSyncItem(txn, SyncItem{group_id, {m.member_id}, item.dump()},
+                       {m.member_id}, fx);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Moderation (on the host)
+
+Result<std::vector<JoinRequest>> GroupService::Requests(
+    const Member& m, const std::string& group_id) const {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
+  HEARTH_ASSIGN_OR_RETURN(auto g, RequireModerator(txn, m, id, false));
+  (void)g;
+  HEARTH_ASSIGN_OR_RETURN(auto all, Members(txn, group_id));
+  std::vector<JoinRequest> out;
+  for (const auto& r : all) {
+    if (r.state == MemberState::kPending)
+      out.push_back(JoinRequest{r.member_id, r.updated_ts});
+  }
+  return out;
+}
+
+Status GroupService::AnnounceMembership(storage::WriteTxn& txn,
+                                        const GroupRecord& g,
+                                        const MembershipRecord& r,
+                                        Effects& fx) {
+  auto id = MemberId::Parse(r.member_id);
+  if (!id) return Ok();
+  if (id->server == d_.keys.server_name()) {
+    json item = {{"type", "group.membership"},
+                 {"group", g.group_id},
+                 {"member", r.member_id},
+                 {"state", ToString(r.state)},
+                 {"role", ToString(r.role)}};
+    return AddSyncItem(txn, SyncItem{g.group_id, {r.member_id}, item.dump()},
+                       {r.member_id}, fx);
+  }
+  json event = {{"type", kMembershipType},
+                {"origin", d_.keys.server_name()},
+                {"group", g.group_id},
+                {"ts", d_.clock.NowMs()},
+                {"content",
+                 {{"member", r.member_id},
+                  {"state", ToString(r.state)},
+                  {"role", ToString(r.role)},
+                  {"group", GroupJson(g)}}}};
+  HEARTH_RETURN_IF_ERROR(
+      federation::SignJson(event, d_.keys.server_name(), d_.keys.current()));
+  HEARTH_ASSIGN_OR_RETURN(std::string text, federation::Canonicalize(event));
+  HEARTH_ASSIGN_OR_RETURN(auto seq, d_.outbox.Enqueue(txn, text, {id->server}));
+  (void)seq;
+  fx.senders = true;
+  return Ok();
+}
+
+Result<MemberState> GroupService::Decide(const Member& m,
+                                         const std::string& group_id,
+                                         const std::string& target,
+                                         bool approve) {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  MemberState out = MemberState::kNone;
+  HEARTH_RETURN_IF_ERROR(Commit([&](storage::WriteTxn& txn,
+                                    Effects& fx) -> Status {
+    HEARTH_ASSIGN_OR_RETURN(GroupRecord g, RequireModerator(txn, m, id, false));
+    HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, target));
+    if (!r || r->state != MemberState::kPending)
+      return Error::NotFound("no_request", target + " has not asked to join");
+    if (approve) {
+      r->state = MemberState::kJoined;
+      r->updated_ts = d_.clock.NowMs();
+      HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, *r));
+      ++g.member_count;
+      HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
+    } else {
+      HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, target));
+      r->state = MemberState::kNone;
+    }
+    out = r->state;
+    return AnnounceMembership(txn, g, *r, fx);
+  }));
+  return out;
+}
+
+Status GroupService::Invite(const Member& m, const std::string& group_id,
+                            const std::string& target) {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  auto tid = MemberId::Parse(target);
+  if (!tid)
+    return Error::Invalid("invalid_member_id", "a member id is @handle@server");
+  return Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
+    HEARTH_ASSIGN_OR_RETURN(GroupRecord g, RequireModerator(txn, m, id, false));
+    if (tid->server == d_.keys.server_name()) {
+      HEARTH_ASSIGN_OR_RETURN(bool exists,
+                              d_.accounts.IsLocalMember(txn, target));
+      if (!exists)
+        return Error::NotFound("unknown_member", "no member " + target);
+    } else {
+      HEARTH_ASSIGN_OR_RETURN(auto peer, d_.trust.Get(txn, tid->server));
+      if (!peer || peer->state != federation::PeerState::kTrusted)
+        return Error::Forbidden("peer_not_trusted",
+                                tid->server + " is not a trusted peer");
+    }
+    HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, target));
+    if (r && r->state == MemberState::kJoined)
+      return Error::Conflict("already_member", target + " is already a member");
+    if (r && r->state == MemberState::kBanned)
+      return Error::Conflict("banned", target + " is banned from this group");
+    std::int64_t now = d_.clock.NowMs();
+    MembershipRecord inv{target, MemberState::kInvited, Role::kMember, false, 0,
+                         now};
+    HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, inv));
+    return AnnounceMembership(txn, g, inv, fx);
+  });
+}
+
+Status GroupService::SetBanned(const Member& m, const std::string& group_id,
+                               const std::string& target, bool banned) {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  if (!MemberId::Parse(target))
+    return Error::Invalid("invalid_member_id", "a member id is @handle@server");
+  return Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
+    HEARTH_ASSIGN_OR_RETURN(GroupRecord g, RequireModerator(txn, m, id, false));
+    HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, target));
+    if (r && r->role == Role::kOwner)
+      return Error::Forbidden("not_allowed", "the owner cannot be banned");
+    std::int64_t now = d_.clock.NowMs();
+    if (banned) {
+      if (r && r->state == MemberState::kJoined && g.member_count > 0) {
+        --g.member_count;
+        HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
+      }
+      MembershipRecord b{target, MemberState::kBanned, Role::kMember, false, 0,
+                         now};
+      HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, b));
+      return AnnounceMembership(txn, g, b, fx);
+    }
+    if (!r || r->state != MemberState::kBanned) return Ok();
+    HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, target));
+    return AnnounceMembership(txn, g,
+                              MembershipRecord{target, MemberState::kNone,
+                                               Role::kMember, false, 0, now},
+                              fx);
+  });
+}
+
+Status GroupService::SetMuted(const Member& m, const std::string& group_id,
+                              const std::string& target, bool muted) {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  return Commit([&](storage::WriteTxn& txn, Effects&) -> Status {
+    HEARTH_ASSIGN_OR_RETURN(GroupRecord g, RequireModerator(txn, m, id, false));
+    (void)g;
+    HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, target));
+    if (!r || r->state != MemberState::kJoined)
+      return Error::NotFound("not_member", target + " is not a member");
+    if (r->role == Role::kOwner)
+      return Error::Forbidden("not_allowed", "the owner cannot be muted");
+    r->muted = muted;
+    r->updated_ts = d_.clock.NowMs();
+    return PutMembership(txn, group_id, *r);
+  });
+}
+
+Status GroupService::SetFacilitator(const Member& m,
+                                    const std::string& group_id,
+                                    const std::string& target,
+                                    bool facilitator) {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  return Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
+    HEARTH_ASSIGN_OR_RETURN(GroupRecord g, RequireModerator(txn, m, id, true));
+    HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, target));
+    if (!r || r->state != MemberState::kJoined)
+      return Error::NotFound("not_member", target + " is not a member");
+    if (r->role == Role::kOwner)
+      return Error::Forbidden("not_allowed", "the owner's role cannot change");
+    r->role = facilitator ? Role::kFacilitator : Role::kMember;
+    r->updated_ts = d_.clock.NowMs();
+    HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, *r));
+    return AnnounceMembership(txn, g, *r, fx);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Messages
+
+Status ValidatePost(const PostRequest& p) {
+  HEARTH_RETURN_IF_ERROR(CheckText("body", p.body, 1, 8000, true));
+  HEARTH_RETURN_IF_ERROR(
+      CheckText("content_warning", p.content_warning, 0, 200, false));
+  if (!p.reply_to.empty() && (p.reply_to.size() > 64 || p.reply_to[0] != '$'))
+    return Error::Invalid("invalid_reply_to", "reply_to is an event id");
+  return Ok();
+}
+
+namespace {
+
+json Content(const PostRequest& p) {
+  json c = {{"body", p.body}};
+  if (!p.content_warning.empty()) c["content_warning"] = p.content_warning;
+  if (!p.reply_to.empty()) c["reply_to"] = p.reply_to;
+  return c;
+}
+
+}  // namespace
+
+Result<PostResult> GroupService::Post(const Member& m,
+                                      const std::string& group_id,
+                                      const PostRequest& post) {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  HEARTH_RETURN_IF_ERROR(ValidatePost(post));
+  json event = {{"type", kMessageType},   {"origin", d_.keys.server_name()},
+                {"author", m.member_id},  {"group", group_id},
+                {"ts", d_.clock.NowMs()}, {"content", Content(post)}};
+  if (IsHost(id)) {
+    // Our own member in our own group: the host's signature on the accept
+    // covers the author's event; there is no second signature to make.
+    HEARTH_ASSIGN_OR_RETURN(std::string event_id, federation::EventId(event));
+    PostResult result;
+    HEARTH_RETURN_IF_ERROR(Commit([&](storage::WriteTxn& txn,
+                                      Effects& fx) -> Status {
+      HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
+      if (!g) return Error::NotFound("not_found", "no group " + group_id);
+      HEARTH_RETURN_IF_ERROR(CheckPoster(txn, *g, m.member_id));
+      HEARTH_ASSIGN_OR_RETURN(result, AcceptInTxn(txn, *g, event, event_id,
+                                                  std::nullopt, nullptr, fx));
+      return Ok();
+    }));
+    return result;
+  }
+  // A remote group: our signature on the author's event, then the host.
+  {
+    HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
+    HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, m.member_id));
+    if (!r || r->state != MemberState::kJoined) {
+      if (r && r->state == MemberState::kBanned)
+        return Error::Forbidden("banned", "you are banned from this group");
+      return Error::Forbidden("not_member", "join the group to post in it");
+    }
+  }
+  HEARTH_RETURN_IF_ERROR(
+      federation::SignJson(event, d_.keys.server_name(), d_.keys.current()));
+  HEARTH_ASSIGN_OR_RETURN(std::string event_id, federation::EventId(event));
+  HEARTH_ASSIGN_OR_RETURN(
+      json answer, d_.peers.Call(id.server, "POST",
+                                 "/_hearth/v1/groups/" +
+                                     PercentEncode(group_id) + "/messages",
+                                 &event));
+  if (!answer.contains("accept") || !answer["accept"].is_object())
+    return Error::Unavailable("peer_unreachable",
+                              id.server + " gave an answer we cannot read");
+  const json& accept = answer["accept"];
+  HEARTH_RETURN_IF_ERROR(VerifyAccept(accept, id.server));
+  HEARTH_ASSIGN_OR_RETURN(std::string accepted_id,
+                          federation::EventId(accept["event"]));
+  if (accepted_id != event_id)
+    return Error::Unavailable("peer_unreachable",
+                              id.server + " accepted another event");
+  HEARTH_RETURN_IF_ERROR(
+      Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
+        return StoreAcceptInTxn(txn, accept, fx);
+      }));
+  return PostResult{event_id, accept["seq"].get<std::uint64_t>()};
+}
+
+Result<HistoryPage> GroupService::History(const Member& m,
+                                          const std::string& group_id,
+                                          std::uint64_t after,
+                                          size_t limit) const {
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
+  (void)id;
+  HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
+  HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, m.member_id));
+  if (!r || r->state != MemberState::kJoined) {
+    HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
+    if (!g || (!r && g->visibility == Visibility::kPrivate))
+      return Error::NotFound("not_found", "no group " + group_id);
+    return Error::Forbidden("not_member",
+                            "only members can read a group's messages");
+  }
+  HistoryPage page;
+  std::string prefix = group_id + std::string(1, '\0');
+  HEARTH_ASSIGN_OR_RETURN(auto c,
+                          storage::Cursor::Open(txn, t_->messages.dbi()));
+  HEARTH_ASSIGN_OR_RETURN(bool more, c.Seek(MessageKey(group_id, after + 1)));
+  while (more && c.key().substr(0, prefix.size()) == prefix) {
+    if (page.messages.size() == limit) {
+      page.next = page.messages.back().seq;
+      break;
+    }
+    HEARTH_ASSIGN_OR_RETURN(auto msg,
+                            storage::Decode<MessageRecord>(c.value()));
+    page.messages.push_back(std::move(msg));
+    HEARTH_ASSIGN_OR_RETURN(more, c.Next());
+  }
+  return page;
+}
+
+}  // namespace hearth

@@ -1,0 +1,277 @@
+// Support groups: created on, and authoritative at, their host node.
+//
+// Members of this node use the member-facing calls; for a group hosted
+// elsewhere they relay to the host with a signed request and keep a local
+// copy of what the host answers (membership, the group, its messages).
+// Peers reach the host-side calls through node/api/federation_api.cc after
+// inbound authentication and the trust gate. Accepted messages and
+// membership results reach other nodes as signed events through the
+// outbox, and are applied here by Apply* from inbound federation.
+//
+// Posting (spec/groups.md): the author's node signs the author's event (a
+// host's own members' events are covered by the host's signature alone);
+// the host checks membership, mute and ban, takes the next sequence
+// number, signs a `group.accept` wrapping the author's event, stores it,
+// queues it once for every other node with joined members and adds it to
+// the sync stream, all in one transaction.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "common/result.h"
+#include "federation/inbound.h"
+#include "federation/node_keys.h"
+#include "federation/outbox.h"
+#include "federation/peer_requests.h"
+#include "federation/trust.h"
+#include "node/accounts/account_service.h"
+#include "node/groups/group_records.h"
+#include "node/sync/sync_stream.h"
+#include "storage/committer.h"
+#include "storage/env.h"
+#include "storage/table.h"
+
+namespace hearth {
+
+// What a creator or owner sets. For updates, unset fields stay.
+struct GroupSpec {
+  std::optional<std::string> slug;  // create only
+  std::optional<std::string> name;
+  std::optional<std::string> description;
+  std::optional<std::vector<std::string>> topics;
+  std::optional<std::string> language;
+  std::optional<Visibility> visibility;
+  std::optional<JoinPolicy> join_policy;
+  std::optional<std::string> rules;
+  std::optional<std::vector<Meeting>> meetings;
+};
+
+struct GroupView {
+  GroupRecord group;
+  MemberState membership = MemberState::kNone;
+  Role role = Role::kMember;
+};
+
+struct PostRequest {
+  std::string body;
+  std::string content_warning;
+  std::string reply_to;
+};
+
+struct PostResult {
+  std::string event_id;
+  std::uint64_t seq = 0;
+};
+
+struct HistoryPage {
+  std::vector<MessageRecord> messages;
+  std::optional<std::uint64_t> next;
+};
+
+struct JoinRequest {
+  std::string member_id;
+  std::int64_t ts = 0;
+};
+
+struct MyGroup {
+  std::string group_id;
+  std::string name;
+  MemberState membership = MemberState::kNone;
+  Role role = Role::kMember;
+};
+
+// Bounds of a post's fields (400 invalid_body, ...).
+Status ValidatePost(const PostRequest& p);
+
+// Wire forms shared by the member and federation APIs.
+nlohmann::json GroupJson(const GroupRecord& g);
+Result<GroupRecord> GroupFromJson(const nlohmann::json& j);
+nlohmann::json MessageJson(const MessageRecord& m);
+
+class GroupService {
+ public:
+  static constexpr char kAcceptType[] = "group.accept";
+  static constexpr char kMembershipType[] = "group.membership";
+  static constexpr char kMessageType[] = "group.message";
+
+  struct Deps {
+    storage::Env& env;
+    storage::Committer& committer;
+    const federation::Outbox& outbox;
+    federation::PeerRequests& peers;
+    federation::TrustService& trust;
+    const federation::NodeKeys& keys;
+    const AccountService& accounts;
+    const SyncStream& stream;
+    SyncHub& hub;
+    const Clock& clock;
+    std::function<void()> notify_senders;
+  };
+  static Result<std::unique_ptr<GroupService>> Open(Deps deps);
+  ~GroupService();
+
+  // --- Members of this node -------------------------------------------
+  // Errors: invalid_* (400), group_exists (409).
+  Result<GroupView> Create(const Member& m, const GroupSpec& spec);
+  // Owner only (403 not_owner).
+  Result<GroupView> Update(const Member& m, const std::string& group_id,
+                           const GroupSpec& spec);
+  // Local or remote; a private group is 404 to non-members.
+  Result<GroupView> Get(const Member& m, const std::string& group_id);
+  // -> joined or pending. Errors: rules_not_accepted (400), banned,
+  // invite_only, peer_limited, peer_not_trusted (403).
+  Result<MemberState> Join(const Member& m, const std::string& group_id,
+                           bool accept_rules);
+  Status Leave(const Member& m, const std::string& group_id);
+  // Errors: not_member, muted, banned (403); invalid_body (400).
+  Result<PostResult> Post(const Member& m, const std::string& group_id,
+                          const PostRequest& post);
+  // Joined members only (403 not_member).
+  Result<HistoryPage> History(const Member& m, const std::string& group_id,
+                              std::uint64_t after, size_t limit) const;
+  Result<std::vector<MyGroup>> MyGroups(const Member& m) const;
+
+  // Moderation, by the host's facilitators (403 not_facilitator; for a
+  // remote group 403 moderate_on_host).
+  Result<std::vector<JoinRequest>> Requests(const Member& m,
+                                            const std::string& group_id) const;
+  // Approves (-> joined) or refuses (-> none) a pending request.
+  Result<MemberState> Decide(const Member& m, const std::string& group_id,
+                             const std::string& target, bool approve);
+  Status Invite(const Member& m, const std::string& group_id,
+                const std::string& target);
+  Status SetBanned(const Member& m, const std::string& group_id,
+                   const std::string& target, bool banned);
+  Status SetMuted(const Member& m, const std::string& group_id,
+                  const std::string& target, bool muted);
+  // Owner only.
+  Status SetFacilitator(const Member& m, const std::string& group_id,
+                        const std::string& target, bool facilitator);
+
+  // The groups `member` has joined (for sync), in `txn`.
+  Result<std::set<std::string>> JoinedGroups(const storage::Txn& txn,
+                                             const std::string& member) const;
+
+  // --- Host side, for authenticated peers -------------------------------
+  Result<nlohmann::json> HostGetGroup(const std::string& origin,
+                                      const std::string& group_id) const;
+  // Body {member, accept_rules} -> {status, role, group}.
+  Result<nlohmann::json> HostJoin(const std::string& origin,
+                                  const std::string& group_id,
+                                  const nlohmann::json& body);
+  // Body {member} -> {status: "none"}.
+  Result<nlohmann::json> HostLeave(const std::string& origin,
+                                   const std::string& group_id,
+                                   const nlohmann::json& body);
+  // Body: the author node's signed group.message -> {accept}.
+  Result<nlohmann::json> HostPost(const std::string& origin,
+                                  const std::string& group_id,
+                                  const nlohmann::json& event);
+  // Backfill: accepted events after `after`, only for nodes with joined
+  // members (403 no_members otherwise). -> JSON text {events, next}.
+  Result<std::string> HostEvents(const std::string& origin,
+                                 const std::string& group_id,
+                                 std::uint64_t after, size_t limit) const;
+
+  // --- Inbound events from hosts -----------------------------------------
+  Status ApplyAccept(storage::WriteTxn& txn,
+                     const federation::InboundEvent& event);
+  Status ApplyMembership(storage::WriteTxn& txn,
+                         const federation::InboundEvent& event);
+
+  // --- Backfill ------------------------------------------------------------
+  // Starts the thread that catches remote groups up from their hosts, and
+  // queues every remote group with joined local members.
+  void StartBackfill();
+  void StopBackfill();
+  void RequestBackfill(const std::string& group_id);
+
+ private:
+  explicit GroupService(Deps deps);
+  struct Tables;
+  bool IsHost(const GroupId& g) const {
+    return g.server == d_.keys.server_name();
+  }
+  Result<GroupId> ParseGroup(const std::string& group_id) const;
+
+  // In a write transaction: the steps shared by local and relayed calls.
+  struct Effects {
+    std::vector<std::string> wake;  // local members to wake after commit
+    bool senders = false;           // outbox grew
+    std::set<std::string> backfill;
+    void Clear() { *this = Effects(); }
+  };
+  Result<MemberState> JoinInTxn(storage::WriteTxn& txn, GroupRecord& g,
+                                const std::string& member, bool accept_rules,
+                                Effects& fx);
+  Status LeaveInTxn(storage::WriteTxn& txn, GroupRecord& g,
+                    const std::string& member, Effects& fx);
+  // Host: sequence, sign, store and fan out an author's event.
+  Result<PostResult> AcceptInTxn(
+      storage::WriteTxn& txn, const GroupRecord& g,
+      const nlohmann::json& author_event, const std::string& event_id,
+      const std::optional<std::pair<std::string, std::string>>& author_key,
+      nlohmann::json* accept_out, Effects& fx);
+  // Receiver: verify and store a host's accept (deduped by seq).
+  Status StoreAcceptInTxn(storage::WriteTxn& txn, const nlohmann::json& accept,
+                          Effects& fx);
+  // The host's signature on an accept (may fetch the host's keys: call
+  // outside a transaction).
+  Status VerifyAccept(const nlohmann::json& accept, const std::string& host);
+  // The author's event inside an accept: its shape, and its author node's
+  // signature unless the author is the host's own member.
+  Status VerifyAuthorInTxn(const storage::Txn& txn,
+                           const nlohmann::json& accept,
+                           const std::string& host) const;
+  // Checks that `member` may post now (joined, not muted or banned).
+  Status CheckPoster(const storage::Txn& txn, const GroupRecord& g,
+                     const std::string& member) const;
+  // Host: tell `member` (local: sync; remote: outbox) its new state.
+  Status AnnounceMembership(storage::WriteTxn& txn, const GroupRecord& g,
+                            const MembershipRecord& r, Effects& fx);
+  Status AddSyncItem(storage::WriteTxn& txn, SyncItem item,
+                     const std::vector<std::string>& wake, Effects& fx);
+  Result<std::vector<MembershipRecord>> Members(const storage::Txn& txn,
+                                                const std::string& gid) const;
+  Result<std::optional<MembershipRecord>> GetMembership(
+      const storage::Txn& txn, const std::string& gid,
+      const std::string& member) const;
+  Status PutMembership(storage::WriteTxn& txn, const std::string& gid,
+                       const MembershipRecord& r) const;
+  Status DeleteMembership(storage::WriteTxn& txn, const std::string& gid,
+                          const std::string& member) const;
+  Result<std::uint64_t> LastSeq(const storage::Txn& txn,
+                                const std::string& gid) const;
+  // A local facilitator (or owner) of a group hosted here.
+  Result<GroupRecord> RequireModerator(const storage::Txn& txn, const Member& m,
+                                       const GroupId& g, bool owner_only) const;
+  Status Commit(
+      const std::function<Status(storage::WriteTxn&, Effects&)>& change);
+  void Finish(const Effects& fx);
+  void BackfillLoop();
+  Status BackfillGroup(const std::string& group_id);
+
+  Deps d_;
+  std::unique_ptr<Tables> t_;
+
+  std::mutex backfill_mu_;
+  std::condition_variable backfill_cv_;
+  std::set<std::string> backfill_queue_;
+  bool backfill_stop_ = false;
+  std::thread backfill_thread_;
+};
+
+}  // namespace hearth

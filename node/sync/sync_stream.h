@@ -1,0 +1,118 @@
+// What members' sync long-polls read: one ordered stream of items for the
+// whole node, written in the same transaction as the change it reports,
+// and a hub that wakes exactly the members an item concerns.
+//
+// Table `pos_syncitem`: position (u64 BE, from 1) -> SyncItem. An item is
+// for the joined members of `group` (when `members` is empty) or for the
+// listed local members. Its JSON is what the member receives. The
+// position is the sync cursor (spec/api.md, Sync).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "storage/env.h"
+#include "storage/table.h"
+#include "storage/txn.h"
+
+namespace hearth {
+
+struct SyncItem {
+  std::string group;                 // for every joined member of the group
+  std::vector<std::string> members;  // or for these members only
+  std::string json;                  // the event the member gets
+  std::int64_t ts = 0;
+
+  template <class Archive>
+  void serialize(Archive& ar, std::uint32_t /*version*/) {
+    ar(group, members, json, ts);
+  }
+};
+
+struct SyncPage {
+  std::vector<std::string> events;  // JSON texts, oldest first
+  std::uint64_t next = 0;           // the cursor after them
+};
+
+class SyncStream {
+ public:
+  static Result<SyncStream> Open(storage::Env& env);
+
+  // Appends an item in the change's transaction; returns its position.
+  Result<std::uint64_t> Append(storage::WriteTxn& txn,
+                               const SyncItem& item) const;
+
+  // Items after `since` for `member`, who is joined to `groups`: at most
+  // `limit`, looking at no more than `max_scan` items (so a member with
+  // little traffic on a busy node is not slow); `next` is where to go on.
+  Result<SyncPage> Read(const storage::Txn& txn, const std::string& member,
+                        const std::set<std::string>& groups,
+                        std::uint64_t since, size_t limit,
+                        size_t max_scan = 20000) const;
+
+  // The position of the last item (0 when empty).
+  Result<std::uint64_t> Head(const storage::Txn& txn) const;
+
+  // Deletes items older than `cutoff_ts`; returns how many.
+  Result<size_t> Prune(storage::WriteTxn& txn, std::int64_t cutoff_ts,
+                       size_t max_items) const;
+
+ private:
+  explicit SyncStream(storage::Table<SyncItem> items) : items_(items) {}
+  storage::Table<SyncItem> items_;
+};
+
+// Wakes members waiting in sync. A waiter registers before it reads the
+// stream, so a notification between its read and its wait is not lost.
+class SyncHub {
+ public:
+  class Waiter {
+   public:
+    ~Waiter();
+    Waiter(const Waiter&) = delete;
+    Waiter& operator=(const Waiter&) = delete;
+    // Waits until the member is notified after registration (or since the
+    // last Wait), or until `deadline`, or the hub stops. True if notified.
+    bool Wait(std::chrono::steady_clock::time_point deadline);
+
+   private:
+    friend class SyncHub;
+    Waiter(SyncHub& hub, std::string member);
+    SyncHub& hub_;
+    std::string member_;
+    std::uint64_t seen_ = 0;
+  };
+
+  std::unique_ptr<Waiter> Register(const std::string& member);
+  void Notify(const std::vector<std::string>& members);
+  // Wakes every waiter for good (shutdown).
+  void Stop();
+
+  size_t waiting() const;
+
+ private:
+  // One per member with a waiter (so a post wakes its members' threads
+  // and no others); map nodes do not move, so waiters may hold them.
+  struct Slot {
+    std::uint64_t generation = 0;
+    int waiters = 0;
+    std::condition_variable cv;
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, Slot> slots_;
+  size_t waiting_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace hearth
+
+CEREAL_CLASS_VERSION(hearth::SyncItem, 1);

@@ -1,0 +1,596 @@
+// Support groups and one-on-one conversations across three real `hearth`
+// processes on loopback: membership relayed to the host, posts sequenced
+// and fanned out by the host, histories that converge, catch-up after a
+// restart, approval, bans, conversations with consent and blocks, sync
+// long-polls, and the access-control refusals.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "common/clock.h"
+#include "common/encoding.h"
+#include "federation/canonical_json.h"
+#include "federation/node_keys.h"
+#include "federation/request_auth.h"
+#include "federation/signed_json.h"
+#include "tests/support/node_process.h"
+
+namespace hearth::testing {
+namespace {
+
+using nlohmann::json;
+
+bool WaitFor(const std::function<bool()>& pred,
+             std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pred();
+}
+
+struct Answer {
+  int status = 0;
+  json body;
+};
+
+Answer Call(NodeProcess& n, const std::string& method, const std::string& path,
+            const std::string& token, const json& body = nullptr) {
+  auto c = n.Client();
+  httplib::Headers h;
+  if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
+  std::string text = body.is_null() ? "" : body.dump();
+  httplib::Result res =
+      method == "GET"      ? c->Get(path.c_str(), h)
+      : method == "DELETE" ? c->Delete(path.c_str(), h)
+      : method == "PATCH"  ? c->Patch(path.c_str(), h, text, "application/json")
+                           : c->Post(path.c_str(), h, text, "application/json");
+  if (!res) return {};
+  return {res->status, json::parse(res->body, nullptr, false)};
+}
+
+std::string G(const std::string& gid) {
+  return "/api/v1/groups/" + PercentEncode(gid);
+}
+std::string C(const std::string& member) {
+  return "/api/v1/conversations/" + PercentEncode(member);
+}
+
+// (seq, event id) of a group's whole history as `token` sees it.
+std::vector<std::pair<std::uint64_t, std::string>> History(
+    NodeProcess& n, const std::string& token, const std::string& gid) {
+  std::vector<std::pair<std::uint64_t, std::string>> out;
+  std::string after = "0";
+  for (int page = 0; page < 100; ++page) {
+    Answer a =
+        Call(n, "GET", G(gid) + "/messages?limit=7&after=" + after, token);
+    if (a.status != 200) return out;
+    for (const auto& m : a.body["messages"])
+      out.emplace_back(m["seq"].get<std::uint64_t>(), m["event_id"]);
+    if (a.body["next"].is_null()) break;
+    after = std::to_string(a.body["next"].get<std::uint64_t>());
+  }
+  return out;
+}
+
+class GroupsTest : public ::testing::Test {
+ protected:
+  static NodeOptions Options(const std::string& name) {
+    return NodeOptions{.server_name = name,
+                       .allow_http = true,
+                       .federation_extra =
+                           "retry_min_ms = 100\n"
+                           "retry_max_s = 1\n"};
+  }
+  void SetUp() override {
+    for (auto* n : {&a_, &b_, &c_}) {
+      std::string error;
+      ASSERT_TRUE(n->Start(&error)) << error;
+    }
+    ASSERT_EQ(PeerNodes(a_, b_), "");
+    ASSERT_EQ(PeerNodes(a_, c_), "");
+    ASSERT_EQ(PeerNodes(b_, c_), "");
+    alice_ = Register(a_, "alice");
+    bob_ = Register(b_, "bob");
+    cara_ = Register(c_, "cara");
+  }
+
+  std::string Register(NodeProcess& n, const std::string& handle) {
+    Answer r =
+        Call(n, "POST", "/api/v1/accounts", "",
+             {{"handle", handle}, {"password", "correct horse battery"}});
+    EXPECT_EQ(r.status, 201) << r.body.dump();
+    return r.status == 201 ? r.body["token"].get<std::string>() : "";
+  }
+
+  std::string CreateGroup(const std::string& slug, const std::string& policy,
+                          const std::string& visibility = "public",
+                          const std::string& rules = "") {
+    json spec = {{"slug", slug},
+                 {"name", "Group " + slug},
+                 {"description", "peer support"},
+                 {"topics", {"grief", "anxiety"}},
+                 {"language", "en"},
+                 {"visibility", visibility},
+                 {"join_policy", policy},
+                 {"meetings",
+                  {{{"weekday", "tuesday"},
+                    {"time", "19:30"},
+                    {"timezone", "Europe/Berlin"},
+                    {"link", "https://meet.example/calm"}}}}};
+    if (!rules.empty()) spec["rules"] = rules;
+    Answer r = Call(a_, "POST", "/api/v1/groups", alice_, spec);
+    EXPECT_EQ(r.status, 201) << r.body.dump();
+    return r.body.value("group_id", "");
+  }
+
+  void Join(NodeProcess& n, const std::string& token, const std::string& gid,
+            const std::string& expect = "joined") {
+    Answer r = Call(n, "POST", G(gid) + "/join", token, json::object());
+    ASSERT_EQ(r.status, 200) << r.body.dump();
+    EXPECT_EQ(r.body["status"], expect);
+  }
+
+  std::string Post(NodeProcess& n, const std::string& token,
+                   const std::string& gid, const std::string& body) {
+    Answer r = Call(n, "POST", G(gid) + "/messages", token, {{"body", body}});
+    EXPECT_EQ(r.status, 201) << r.body.dump();
+    return r.body.value("event_id", "");
+  }
+
+  // Sends a request signed with `node`'s own key, as that node would.
+  httplib::Result Signed(NodeProcess& from, const std::string& from_name,
+                         NodeProcess& to, const std::string& to_name,
+                         const std::string& method, const std::string& path,
+                         const json* body) {
+    auto keys = federation::LoadKeyFile(from.data_dir() + "/node.key");
+    EXPECT_TRUE(keys);
+    std::string text = body ? *federation::Canonicalize(*body) : "";
+    auto auth = federation::SignRequest(keys->front(), from_name, to_name,
+                                        method, path, clock_.NowMs(), body);
+    httplib::Headers h{{"Authorization", *auth}};
+    auto c = to.Client();
+    return method == "GET" ? c->Get(path.c_str(), h)
+                           : c->Post(path.c_str(), h, text, "application/json");
+  }
+
+  SystemClock clock_;
+  NodeProcess a_{Options("a.test")};
+  NodeProcess b_{Options("b.test")};
+  NodeProcess c_{Options("c.test")};
+  std::string alice_, bob_, cara_;
+};
+
+TEST_F(GroupsTest, HistoriesOnThreeNodesConvergeToTheSameEventsInHostOrder) {
+  std::string gid = CreateGroup("calm-circle", "open");
+  ASSERT_EQ(gid, "!calm-circle@a.test");
+  Join(b_, bob_, gid);
+  Join(c_, cara_, gid);
+  // A remote group reads through the member's own node, with membership.
+  Answer info = Call(b_, "GET", G(gid), bob_);
+  ASSERT_EQ(info.status, 200) << info.body.dump();
+  EXPECT_EQ(info.body["membership"], "joined");
+  EXPECT_EQ(info.body["member_count"], 3);
+  EXPECT_EQ(info.body["meetings"][0]["timezone"], "Europe/Berlin");
+
+  std::set<std::string> posted;
+  for (int i = 0; i < 5; ++i) {
+    posted.insert(Post(a_, alice_, gid, "from a " + std::to_string(i)));
+    posted.insert(Post(b_, bob_, gid, "from b " + std::to_string(i)));
+    posted.insert(Post(c_, cara_, gid, "from c " + std::to_string(i)));
+  }
+  ASSERT_EQ(posted.size(), 15u);
+  auto host = History(a_, alice_, gid);
+  ASSERT_EQ(host.size(), 15u);
+  for (size_t i = 0; i < host.size(); ++i) EXPECT_EQ(host[i].first, i + 1);
+  EXPECT_TRUE(WaitFor([&] { return History(b_, bob_, gid) == host; }));
+  EXPECT_TRUE(WaitFor([&] { return History(c_, cara_, gid) == host; }));
+  std::set<std::string> ids;
+  for (const auto& [seq, id] : host) ids.insert(id);
+  EXPECT_EQ(ids, posted);
+
+  // Content warnings and replies travel with the message.
+  Answer r = Call(b_, "POST", G(gid) + "/messages", bob_,
+                  {{"body", "hard day"},
+                   {"content_warning", "loss"},
+                   {"reply_to", host[0].second}});
+  ASSERT_EQ(r.status, 201) << r.body.dump();
+  EXPECT_TRUE(WaitFor([&] {
+    Answer h = Call(c_, "GET", G(gid) + "/messages?after=15", cara_);
+    return h.status == 200 && h.body["messages"].size() == 1 &&
+           h.body["messages"][0]["content_warning"] == "loss" &&
+           h.body["messages"][0]["reply_to"] == host[0].second &&
+           h.body["messages"][0]["author"] == "@bob@b.test";
+  }));
+}
+
+TEST_F(GroupsTest, AStoppedNodeCatchesUpOnRestartWithNoGapOrDuplicate) {
+  std::string gid = CreateGroup("night-owls", "open");
+  Join(b_, bob_, gid);
+  Join(c_, cara_, gid);
+  Post(a_, alice_, gid, "before");
+  ASSERT_TRUE(WaitFor([&] { return History(c_, cara_, gid).size() == 1; }));
+  ASSERT_EQ(c_.Stop(), 0);
+  for (int i = 0; i < 12; ++i) {
+    Post(i % 2 ? a_ : b_, i % 2 ? alice_ : bob_, gid, "while c is down");
+  }
+  ASSERT_TRUE(c_.Start());
+  auto host = History(a_, alice_, gid);
+  ASSERT_EQ(host.size(), 13u);
+  EXPECT_TRUE(WaitFor([&] { return History(c_, cara_, gid) == host; }))
+      << c_.log();
+  // And the outbox's late copies change nothing.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(History(c_, cara_, gid), host);
+}
+
+TEST_F(GroupsTest, AFacilitatorApprovesARemoteMemberFromPendingToJoined) {
+  std::string gid = CreateGroup("approved", "approval", "public",
+                                "Be kind. What is said "
+                                "here stays here.");
+  // Rules must be accepted.
+  Answer r = Call(b_, "POST", G(gid) + "/join", bob_, json::object());
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body["error"]["code"], "rules_not_accepted");
+  r = Call(b_, "POST", G(gid) + "/join", bob_, {{"accept_rules", true}});
+  ASSERT_EQ(r.status, 200) << r.body.dump();
+  EXPECT_EQ(r.body["status"], "pending");
+  EXPECT_EQ(Call(b_, "GET", G(gid), bob_).body["membership"], "pending");
+  // Pending members read nothing.
+  EXPECT_EQ(Call(b_, "GET", G(gid) + "/messages", bob_).status, 403);
+
+  Answer reqs = Call(a_, "GET", G(gid) + "/requests", alice_);
+  ASSERT_EQ(reqs.status, 200);
+  ASSERT_EQ(reqs.body["requests"].size(), 1u);
+  EXPECT_EQ(reqs.body["requests"][0]["member_id"], "@bob@b.test");
+  // Only facilitators see or decide requests.
+  EXPECT_EQ(Call(b_, "GET", G(gid) + "/requests", bob_).status, 403);
+
+  // Bob waits in sync on his node; the approval wakes him.
+  Answer first = Call(b_, "GET", "/api/v1/sync", bob_);
+  ASSERT_EQ(first.status, 200);
+  std::string since = first.body["next"];
+  std::thread approve([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    Answer ok =
+        Call(a_, "POST",
+             G(gid) + "/requests/" + PercentEncode("@bob@b.test") + "/approve",
+             alice_);
+    EXPECT_EQ(ok.status, 200) << ok.body.dump();
+  });
+  bool joined = false;
+  for (int i = 0; i < 5 && !joined; ++i) {
+    Answer s =
+        Call(b_, "GET", "/api/v1/sync?timeout=10000&since=" + since, bob_);
+    ASSERT_EQ(s.status, 200);
+    since = s.body["next"];
+    for (const auto& e : s.body["events"])
+      joined =
+          joined || (e["type"] == "group.membership" && e["state"] == "joined");
+  }
+  approve.join();
+  EXPECT_TRUE(joined);
+  EXPECT_EQ(Call(b_, "GET", G(gid), bob_).body["membership"], "joined");
+  Post(b_, bob_, gid, "thank you for having me");
+}
+
+TEST_F(GroupsTest, ABannedRemoteMembersPostsAreRefusedByTheHost) {
+  std::string gid = CreateGroup("banned", "open");
+  Join(b_, bob_, gid);
+  Post(b_, bob_, gid, "hello");
+  Answer ban = Call(a_, "POST",
+                    G(gid) + "/bans/" + PercentEncode("@bob@b.test"), alice_);
+  ASSERT_EQ(ban.status, 200) << ban.body.dump();
+  // The host refuses a post b relays for bob, whatever b believes.
+  SystemClock clock;
+  json event = {
+      {"type", "group.message"}, {"origin", "b.test"},
+      {"author", "@bob@b.test"}, {"group", gid},
+      {"ts", clock.NowMs()},     {"content", {{"body", "let me back in"}}}};
+  auto keys = federation::LoadKeyFile(b_.data_dir() + "/node.key");
+  ASSERT_TRUE(federation::SignJson(event, "b.test", keys->front()));
+  std::string path = "/_hearth/v1/groups/" + PercentEncode(gid) + "/messages";
+  auto res = Signed(b_, "b.test", a_, "a.test", "POST", path, &event);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 403) << res->body;
+  EXPECT_EQ(JsonOf(res)["error"]["code"], "banned");
+  // And through the member API on b.
+  Answer r = Call(b_, "POST", G(gid) + "/messages", bob_, {{"body", "hi"}});
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.body["error"]["code"], "banned");
+  EXPECT_EQ(History(a_, alice_, gid).size(), 1u);
+  // b learns of the ban.
+  EXPECT_TRUE(WaitFor([&] {
+    return Call(b_, "GET", G(gid), bob_).body["membership"] == "banned";
+  }));
+  EXPECT_EQ(Call(b_, "POST", G(gid) + "/join", bob_).status, 403);
+}
+
+TEST_F(GroupsTest, AccessControlRefusesNonMembersAndForeignNodes) {
+  std::string priv = CreateGroup("private-room", "invite", "private");
+  std::string pub = CreateGroup("open-room", "open");
+  std::string dave = Register(a_, "dave");
+  // A private group does not exist for a non-member, locally or remotely.
+  EXPECT_EQ(Call(a_, "GET", G(priv), dave).status, 404);
+  EXPECT_EQ(Call(a_, "GET", G(priv) + "/messages", dave).status, 404);
+  EXPECT_EQ(Call(b_, "GET", G(priv), bob_).status, 404);
+  EXPECT_EQ(Call(b_, "POST", G(priv) + "/join", bob_).status, 404);
+  // A public group: readable description, but no history, no posting.
+  EXPECT_EQ(Call(a_, "GET", G(pub), dave).status, 200);
+  EXPECT_EQ(Call(a_, "GET", G(pub) + "/messages", dave).status, 403);
+  Answer p = Call(a_, "POST", G(pub) + "/messages", dave, {{"body", "x"}});
+  EXPECT_EQ(p.status, 403);
+  EXPECT_EQ(p.body["error"]["code"], "not_member");
+  EXPECT_EQ(
+      Call(b_, "POST", G(pub) + "/messages", bob_, {{"body", "x"}}).status,
+      403);
+  // Invite-only: an invite lets bob in.
+  Answer inv = Call(
+      a_, "POST", G(priv) + "/invites/" + PercentEncode("@bob@b.test"), alice_);
+  ASSERT_EQ(inv.status, 200) << inv.body.dump();
+  EXPECT_TRUE(WaitFor([&] {
+    return Call(b_, "GET", "/api/v1/me/groups", bob_)
+               .body["groups"]
+               .dump()
+               .find("invited") != std::string::npos;
+  }));
+  Join(b_, bob_, priv);
+  Post(a_, alice_, priv, "welcome");
+
+  // Backfill and posts signed by a node with no members are refused.
+  std::string events = "/_hearth/v1/groups/" + PercentEncode(priv) + "/events";
+  auto res = Signed(c_, "c.test", a_, "a.test", "GET", events, nullptr);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 403) << res->body;
+  EXPECT_EQ(JsonOf(res)["error"]["code"], "no_members");
+  res = Signed(b_, "b.test", a_, "a.test", "GET", events, nullptr);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(JsonOf(res)["events"].size(), 1u);
+  res = Signed(c_, "c.test", a_, "a.test", "GET",
+               "/_hearth/v1/groups/" + PercentEncode(priv), nullptr);
+  EXPECT_EQ(res->status, 404);
+  // A node may speak only for its own members.
+  json join = {{"member", "@bob@b.test"}, {"accept_rules", true}};
+  res = Signed(c_, "c.test", a_, "a.test", "POST",
+               "/_hearth/v1/groups/" + PercentEncode(pub) + "/join", &join);
+  EXPECT_EQ(res->status, 403);
+  EXPECT_EQ(JsonOf(res)["error"]["code"], "wrong_origin");
+}
+
+TEST_F(GroupsTest, ForgedHostSignaturesOnFannedOutEventsAreRefused) {
+  std::string gid = CreateGroup("forgery", "open");
+  Join(b_, bob_, gid);
+  std::string real = Post(a_, alice_, gid, "real");
+  ASSERT_TRUE(WaitFor([&] { return History(b_, bob_, gid).size() == 1; }));
+  SystemClock clock;
+  auto a_keys = federation::LoadKeyFile(a_.data_dir() + "/node.key");
+  auto c_keys = federation::LoadKeyFile(c_.data_dir() + "/node.key");
+  json inner = {{"type", "group.message"},   {"origin", "a.test"},
+                {"author", "@alice@a.test"}, {"group", gid},
+                {"ts", clock.NowMs()},       {"content", {{"body", "forged"}}}};
+  json accept = {{"type", "group.accept"}, {"origin", "a.test"},
+                 {"group", gid},           {"seq", 2},
+                 {"ts", clock.NowMs()},    {"content", json::object()},
+                 {"event", inner}};
+  // Signed by a key that is not a's (same key id), sent in a transaction
+  // that a really signed.
+  auto forger = federation::SigningKey::FromSeed(
+      federation::SigningKey::Generate().seed(), a_keys->front().key_id());
+  json forged = accept;
+  ASSERT_TRUE(forger);
+  ASSERT_TRUE(federation::SignJson(forged, "a.test", *forger));
+  // An accept for the group, but sent by c, which is not its host.
+  json by_c = accept;
+  by_c["origin"] = "c.test";
+  ASSERT_TRUE(federation::SignJson(by_c, "c.test", c_keys->front()));
+  // The host's real signature over an author's event that c never signed.
+  json lying = accept;
+  lying["event"]["origin"] = "c.test";
+  lying["event"]["author"] = "@cara@c.test";
+  ASSERT_TRUE(federation::SignJson(lying["event"], "c.test", *forger));
+  ASSERT_TRUE(federation::SignJson(lying, "a.test", a_keys->front()));
+  for (auto [from, key, event, code] :
+       {std::tuple{"a.test", &a_keys->front(), forged, "bad_signature"},
+        std::tuple{"c.test", &c_keys->front(), by_c, "not_host"},
+        std::tuple{"a.test", &a_keys->front(), lying, "bad_signature"}}) {
+    json txn = {{"origin", from},
+                {"destination", "b.test"},
+                {"ts", clock.NowMs()},
+                {"events", {event}}};
+    std::string body = *federation::Canonicalize(txn);
+    std::string path =
+        "/_hearth/v1/send/forge-" + std::to_string(clock.NowMs());
+    auto auth = federation::SignRequest(*key, from, "b.test", "PUT", path,
+                                        clock.NowMs(), &txn);
+    auto res = b_.Client()->Put(path.c_str(), {{"Authorization", *auth}}, body,
+                                "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    json results = JsonOf(res)["results"];
+    ASSERT_EQ(results.size(), 1u) << res->body;
+    EXPECT_EQ((*results.begin())["error"]["code"], code) << res->body;
+  }
+  auto h = History(b_, bob_, gid);
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0].second, real);
+}
+
+TEST_F(GroupsTest, ALimitedPeersMembersCannotJoinOrStartConversations) {
+  std::string gid = CreateGroup("limited", "open");
+  ASSERT_EQ(AdminCall(a_, "POST", "/admin/v1/peers/c.test/limit")["state"],
+            "limited");
+  Answer r = Call(c_, "POST", G(gid) + "/join", cara_, json::object());
+  EXPECT_EQ(r.status, 403) << r.body.dump();
+  r = Call(a_, "POST", C("@cara@c.test") + "/messages", alice_,
+           {{"body", "hi"}});
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(r.body["error"]["code"], "peer_limited");
+}
+
+TEST_F(GroupsTest, ConversationsNeedConsentAndABlockStopsDelivery) {
+  // The first message is a request; more wait for an answer.
+  Answer r = Call(a_, "POST", C("@bob@b.test") + "/messages", alice_,
+                  {{"body", "hi bob, can we talk?"}});
+  ASSERT_EQ(r.status, 201) << r.body.dump();
+  EXPECT_EQ(r.body["state"], "requested");
+  r = Call(a_, "POST", C("@bob@b.test") + "/messages", alice_, {{"body", "?"}});
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.body["error"]["code"], "not_accepted");
+  ASSERT_TRUE(WaitFor([&] {
+    Answer l = Call(b_, "GET", "/api/v1/conversations", bob_);
+    return l.body["conversations"].size() == 1 &&
+           l.body["conversations"][0]["state"] == "incoming_request";
+  }));
+  Answer m = Call(b_, "GET", C("@alice@a.test") + "/messages", bob_);
+  ASSERT_EQ(m.body["messages"].size(), 1u);
+  EXPECT_EQ(m.body["messages"][0]["body"], "hi bob, can we talk?");
+
+  ASSERT_EQ(Call(b_, "POST", C("@alice@a.test") + "/accept", bob_).status, 200);
+  ASSERT_TRUE(WaitFor([&] {
+    return Call(a_, "GET", "/api/v1/conversations", alice_)
+               .body["conversations"][0]["state"] == "accepted";
+  }));
+  r = Call(a_, "POST", C("@bob@b.test") + "/messages", alice_,
+           {{"body", "thank you"}});
+  ASSERT_EQ(r.status, 201) << r.body.dump();
+  ASSERT_TRUE(WaitFor([&] {
+    return Call(b_, "GET", C("@alice@a.test") + "/messages", bob_)
+               .body["messages"]
+               .size() == 2;
+  }));
+
+  // Bob blocks alice: her next message is taken by b and dropped.
+  ASSERT_EQ(
+      Call(b_, "POST", "/api/v1/blocks/" + PercentEncode("@alice@a.test"), bob_)
+          .status,
+      200);
+  r = Call(a_, "POST", C("@bob@b.test") + "/messages", alice_,
+           {{"body", "are you there?"}});
+  EXPECT_EQ(r.status, 201);  // a is not told
+  // A later message from a's outbox to b proves the blocked one was handled.
+  std::string dave = Register(a_, "dave");
+  ASSERT_EQ(Call(a_, "POST", C("@bob@b.test") + "/messages", dave,
+                 {{"body", "hello from dave"}})
+                .status,
+            201);
+  ASSERT_TRUE(WaitFor([&] {
+    return Call(b_, "GET", C("@dave@a.test") + "/messages", bob_).status == 200;
+  }));
+  EXPECT_EQ(Call(b_, "GET", C("@alice@a.test") + "/messages", bob_)
+                .body["messages"]
+                .size(),
+            2u);
+  // Bob declines dave; dave's node hears of it and refuses more.
+  ASSERT_EQ(Call(b_, "POST", C("@dave@a.test") + "/decline", bob_).status, 200);
+  EXPECT_TRUE(WaitFor([&] {
+    Answer x = Call(a_, "POST", C("@bob@b.test") + "/messages", dave,
+                    {{"body", "please"}});
+    return x.status == 403 && x.body["error"]["code"] == "declined";
+  }));
+}
+
+TEST_F(GroupsTest, ConversationsOnOneNodeFollowTheSameRules) {
+  std::string dave = Register(a_, "dave");
+  Answer r = Call(a_, "POST", C("@dave@a.test") + "/messages", alice_,
+                  {{"body", "hello neighbour"}});
+  ASSERT_EQ(r.status, 201) << r.body.dump();
+  EXPECT_EQ(Call(a_, "GET", "/api/v1/conversations", dave)
+                .body["conversations"][0]["state"],
+            "incoming_request");
+  // Writing back is accepting.
+  r = Call(a_, "POST", C("@alice@a.test") + "/messages", dave,
+           {{"body", "hi!"}});
+  ASSERT_EQ(r.status, 201);
+  EXPECT_EQ(r.body["state"], "accepted");
+  EXPECT_EQ(Call(a_, "GET", C("@dave@a.test") + "/messages", alice_)
+                .body["messages"]
+                .size(),
+            2u);
+  EXPECT_EQ(Call(a_, "POST", C("@nobody@a.test") + "/messages", alice_,
+                 {{"body", "x"}})
+                .status,
+            404);
+  EXPECT_EQ(Call(a_, "POST", C("@alice@a.test") + "/messages", alice_,
+                 {{"body", "x"}})
+                .status,
+            400);
+}
+
+TEST_F(GroupsTest, SyncWakesForNewMessagesAndReturnsThemInOrder) {
+  std::string gid = CreateGroup("sync", "open");
+  Join(b_, bob_, gid);
+  Answer first = Call(b_, "GET", "/api/v1/sync", bob_);
+  ASSERT_EQ(first.status, 200);
+  std::string since = first.body["next"];
+  // Nothing new: the long-poll times out empty, with the same cursor.
+  auto t0 = std::chrono::steady_clock::now();
+  Answer idle =
+      Call(b_, "GET", "/api/v1/sync?timeout=300&since=" + since, bob_);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0,
+            std::chrono::milliseconds(250));
+  EXPECT_EQ(idle.body["events"].size(), 0u);
+  since = idle.body["next"];
+  std::thread poster([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    for (int i = 0; i < 3; ++i) Post(a_, alice_, gid, "m" + std::to_string(i));
+  });
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 10 && bodies.size() < 3; ++i) {
+    Answer s =
+        Call(b_, "GET", "/api/v1/sync?timeout=10000&since=" + since, bob_);
+    ASSERT_EQ(s.status, 200);
+    since = s.body["next"];
+    for (const auto& e : s.body["events"])
+      if (e["type"] == "group.message") bodies.push_back(e["body"]);
+  }
+  poster.join();
+  EXPECT_EQ(bodies, (std::vector<std::string>{"m0", "m1", "m2"}));
+  // Bad cursors and timeouts are refused.
+  EXPECT_EQ(Call(b_, "GET", "/api/v1/sync?since=abc", bob_).status, 400);
+  EXPECT_EQ(Call(b_, "GET", "/api/v1/sync?timeout=9999999", bob_).status, 400);
+  EXPECT_EQ(Call(b_, "GET", "/api/v1/sync", "").status, 401);
+}
+
+TEST_F(GroupsTest, GroupInputIsValidated) {
+  auto create = [&](json spec) {
+    return Call(a_, "POST", "/api/v1/groups", alice_, spec);
+  };
+  json ok = {{"slug", "fine"}, {"name", "Fine"}};
+  EXPECT_EQ(create(ok).status, 201);
+  EXPECT_EQ(create(ok).body["error"]["code"], "group_exists");
+  EXPECT_EQ(create({{"slug", "Bad Slug"}, {"name", "x"}}).status, 400);
+  EXPECT_EQ(create({{"slug", "ok-slug"}}).status, 400);
+  EXPECT_EQ(
+      create({{"slug", "ok-slug"}, {"name", "x"}, {"visibility", "secret"}})
+          .body["error"]["code"],
+      "invalid_visibility");
+  EXPECT_EQ(create({{"slug", "ok-slug"},
+                    {"name", "x"},
+                    {"meetings",
+                     {{{"weekday", "someday"},
+                       {"time", "19:30"},
+                       {"timezone", "UTC"}}}}})
+                .body["error"]["code"],
+            "invalid_meetings");
+  EXPECT_EQ(Call(a_, "GET", "/api/v1/groups/not-a-group", alice_).status, 400);
+  EXPECT_EQ(Call(a_, "GET", G("!nope@a.test"), alice_).status, 404);
+  // Only the owner updates.
+  std::string dave = Register(a_, "dave");
+  EXPECT_EQ(
+      Call(a_, "PATCH", G("!fine@a.test"), dave, {{"name", "Mine"}}).status,
+      403);
+  Answer up = Call(a_, "PATCH", G("!fine@a.test"), alice_,
+                   {{"description", "updated"}, {"join_policy", "approval"}});
+  ASSERT_EQ(up.status, 200) << up.body.dump();
+  EXPECT_EQ(up.body["description"], "updated");
+  EXPECT_EQ(up.body["join_policy"], "approval");
+  EXPECT_EQ(
+      Call(a_, "POST", G("!fine@a.test") + "/messages", alice_, {{"body", ""}})
+          .status,
+      400);
+}
+
+}  // namespace
+}  // namespace hearth::testing
