@@ -42,6 +42,10 @@ TEST(EncodingTest, HexAndBigEndian) {
 TEST(EncodingTest, PercentDecodingOfPathSegments) {
   EXPECT_EQ(PercentDecodeSegment("%40sam%40a.test"), "@sam@a.test");
   EXPECT_EQ(PercentDecodeSegment("plain"), "plain");
+  EXPECT_EQ(PercentEncode("!calm-circle@a.test:80"),
+            "%21calm-circle%40a.test%3A80");
+  EXPECT_EQ(PercentEncode("a/b c~_."), "a%2Fb%20c~_.");
+  EXPECT_EQ(PercentDecodeSegment(PercentEncode("@sam@a.test")), "@sam@a.test");
   EXPECT_FALSE(PercentDecodeSegment("%4"));
   EXPECT_FALSE(PercentDecodeSegment("%zz"));
   EXPECT_FALSE(PercentDecodeSegment("a%2Fb"));  // no '/' inside an id

@@ -16,6 +16,23 @@ TEST(IdsTest, Handles) {
   EXPECT_FALSE(IsValidHandle("s m"));
 }
 
+TEST(IdsTest, GroupIds) {
+  auto g = GroupId::Parse("!calm-circle@riverside.example");
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->slug, "calm-circle");
+  EXPECT_EQ(g->server, "riverside.example");
+  EXPECT_EQ(g->ToString(), "!calm-circle@riverside.example");
+  EXPECT_TRUE(GroupId::Parse("!ab@a.test:8448"));
+  EXPECT_FALSE(GroupId::Parse("!a@a.test"));  // slug too short
+  EXPECT_FALSE(GroupId::Parse("!" + std::string(49, 'x') + "@a.test"));
+  EXPECT_FALSE(GroupId::Parse("!Calm@a.test"));
+  EXPECT_FALSE(GroupId::Parse("!calm_circle@a.test"));
+  EXPECT_FALSE(GroupId::Parse("calm@a.test"));
+  EXPECT_FALSE(GroupId::Parse("!calm"));
+  EXPECT_FALSE(GroupId::Parse("!calm@"));
+  EXPECT_FALSE(GroupId::Parse("!calm@a@b"));
+}
+
 TEST(IdsTest, ServerNames) {
   EXPECT_TRUE(IsValidServerName("riverside.example"));
   EXPECT_TRUE(IsValidServerName("localhost"));

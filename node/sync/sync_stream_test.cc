@@ -1,0 +1,140 @@
+#include "node/sync/sync_stream.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "storage/committer.h"
+#include "tests/support/temp_dir.h"
+
+namespace hearth {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class SyncStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto env = storage::Env::Open(dir_.path(), {});
+    ASSERT_TRUE(env);
+    env_ = std::move(env).value();
+    auto stream = SyncStream::Open(*env_);
+    ASSERT_TRUE(stream);
+    stream_.emplace(*stream);
+  }
+  std::uint64_t Append(SyncItem item) {
+    storage::Committer committer(*env_);
+    std::uint64_t pos = 0;
+    EXPECT_TRUE(committer.Run([&](storage::WriteTxn& txn) -> Status {
+      HEARTH_ASSIGN_OR_RETURN(pos, stream_->Append(txn, item));
+      return Ok();
+    }));
+    return pos;
+  }
+  SyncPage Read(const std::string& member, const std::set<std::string>& groups,
+                std::uint64_t since, size_t limit = 100, size_t scan = 20000) {
+    auto txn = env_->BeginRead();
+    auto page = stream_->Read(*txn, member, groups, since, limit, scan);
+    EXPECT_TRUE(page);
+    return *page;
+  }
+
+  hearth::testing::TempDir dir_;
+  std::unique_ptr<storage::Env> env_;
+  std::optional<SyncStream> stream_;
+};
+
+TEST_F(SyncStreamTest, ItemsReachTheirGroupsMembersOrTheirAddressees) {
+  EXPECT_EQ(Append({"!g@a.test", {}, R"({"n":1})", 1}), 1u);
+  EXPECT_EQ(Append({"", {"@x@a.test"}, R"({"n":2})", 2}), 2u);
+  EXPECT_EQ(Append({"!h@a.test", {}, R"({"n":3})", 3}), 3u);
+  EXPECT_EQ(Append({"!g@a.test", {"@y@a.test"}, R"({"n":4})", 4}), 4u);
+
+  SyncPage x = Read("@x@a.test", {"!g@a.test"}, 0);
+  EXPECT_EQ(x.events, (std::vector<std::string>{R"({"n":1})", R"({"n":2})"}));
+  EXPECT_EQ(x.next, 4u);  // skipped items are consumed too
+  SyncPage y = Read("@y@a.test", {"!h@a.test"}, 0);
+  EXPECT_EQ(y.events, (std::vector<std::string>{R"({"n":3})", R"({"n":4})"}));
+  // A listed item is for the listed members only, even in their group.
+  SyncPage z = Read("@z@a.test", {"!g@a.test"}, 0);
+  EXPECT_EQ(z.events, (std::vector<std::string>{R"({"n":1})"}));
+  // `since` is exclusive; the limit and the scan bound stop early.
+  EXPECT_EQ(Read("@x@a.test", {"!g@a.test"}, 1).events.size(), 1u);
+  SyncPage one = Read("@x@a.test", {"!g@a.test"}, 0, 1);
+  EXPECT_EQ(one.events.size(), 1u);
+  EXPECT_EQ(one.next, 1u);
+  SyncPage scanned = Read("@y@a.test", {"!h@a.test"}, 0, 100, 2);
+  EXPECT_TRUE(scanned.events.empty());
+  EXPECT_EQ(scanned.next, 2u);
+  EXPECT_TRUE(Read("@x@a.test", {}, 4).events.empty());
+  EXPECT_EQ(Read("@x@a.test", {}, 4).next, 4u);
+}
+
+TEST_F(SyncStreamTest, PruneDropsOnlyOldItems) {
+  for (int i = 1; i <= 5; ++i) Append({"!g@a.test", {}, "{}", i * 10});
+  storage::Committer committer(*env_);
+  size_t pruned = 0;
+  ASSERT_TRUE(committer.Run([&](storage::WriteTxn& txn) -> Status {
+    HEARTH_ASSIGN_OR_RETURN(pruned, stream_->Prune(txn, 35, 1000));
+    return Ok();
+  }));
+  EXPECT_EQ(pruned, 3u);
+  SyncPage rest = Read("@x@a.test", {"!g@a.test"}, 0);
+  EXPECT_EQ(rest.events.size(), 2u);
+  // Positions keep counting from the last one.
+  EXPECT_EQ(Append({"!g@a.test", {}, "{}", 60}), 6u);
+}
+
+TEST(SyncHubTest, ANotificationWakesOnlyThatMembersWaiters) {
+  SyncHub hub;
+  auto x = hub.Register("@x@a.test");
+  auto y = hub.Register("@y@a.test");
+  EXPECT_EQ(hub.waiting(), 2u);
+  std::atomic<bool> x_woke{false};
+  std::thread t(
+      [&] { x_woke = x->Wait(Clock::now() + std::chrono::seconds(10)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  hub.Notify({"@x@a.test", "@nobody@a.test"});
+  t.join();
+  EXPECT_TRUE(x_woke);
+  // y was not notified: it times out.
+  auto start = Clock::now();
+  EXPECT_FALSE(y->Wait(Clock::now() + std::chrono::milliseconds(100)));
+  EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(90));
+}
+
+TEST(SyncHubTest, ANotificationBeforeTheWaitIsNotLost) {
+  SyncHub hub;
+  auto w = hub.Register("@x@a.test");
+  hub.Notify({"@x@a.test"});  // between reading the stream and waiting
+  auto start = Clock::now();
+  EXPECT_TRUE(w->Wait(Clock::now() + std::chrono::seconds(10)));
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(1));
+  // Consumed: the next wait blocks again.
+  EXPECT_FALSE(w->Wait(Clock::now() + std::chrono::milliseconds(50)));
+}
+
+TEST(SyncHubTest, StopReleasesEveryWaiterAndUnregisteringForgetsTheSlot) {
+  SyncHub hub;
+  std::vector<std::thread> threads;
+  std::atomic<int> released{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto w = hub.Register("@m" + std::to_string(i % 3) + "@a.test");
+      w->Wait(Clock::now() + std::chrono::seconds(30));
+      ++released;
+    });
+  }
+  while (hub.waiting() < 8)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  auto start = Clock::now();
+  hub.Stop();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(released, 8);
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(hub.waiting(), 0u);
+}
+
+}  // namespace
+}  // namespace hearth
