@@ -21,7 +21,12 @@ Status Committer::Run(const Change& change) {
   Status commit = env_.Update([&](WriteTxn& txn) -> Status {
     for (Writer* w : batch) {
       HEARTH_ASSIGN_OR_RETURN(WriteTxn child, txn.BeginNested());
-      w->result = (*w->change)(child);
+      try {
+        w->result = (*w->change)(child);
+      } catch (const std::exception& e) {
+        // A change must not take the batch (or the queue) down with it.
+        w->result = Error::Internal(std::string("change threw: ") + e.what());
+      }
       if (w->result) {
         HEARTH_RETURN_IF_ERROR(child.Commit());
       } else if (IsMapFull(w->result.error())) {

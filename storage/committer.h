@@ -26,6 +26,7 @@ class Committer {
   using Change = std::function<Status(WriteTxn&)>;
 
   // Runs `change` in a write transaction and returns once it is durable.
+  // A change that throws is rolled back alone and fails with Internal.
   // `change` may run more than once (when the map grows mid-batch), so it
   // must only touch the transaction or state it overwrites.
   // REQUIRES: the calling thread holds no transaction.

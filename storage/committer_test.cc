@@ -94,6 +94,21 @@ TEST_F(CommitterTest, AFailedChangeIsRolledBackAloneAndReported) {
   }
 }
 
+TEST_F(CommitterTest, AChangeThatThrowsFailsAloneAndTheQueueGoesOn) {
+  Committer committer(*env_);
+  Status thrown = committer.Run([&](WriteTxn& txn) -> Status {
+    HEARTH_RETURN_IF_ERROR(txn.Put(dbi_, "half", "written"));
+    throw std::runtime_error("bad input");
+  });
+  ASSERT_FALSE(thrown);
+  EXPECT_EQ(thrown.error().kind, ErrorKind::kInternal);
+  EXPECT_EQ(Count(), 0u);  // rolled back
+  // Later writers are not stuck behind it.
+  EXPECT_TRUE(committer.Run(
+      [&](WriteTxn& txn) -> Status { return txn.Put(dbi_, "next", "v"); }));
+  EXPECT_EQ(Count(), 1u);
+}
+
 TEST_F(CommitterTest, BatchesSurviveMapGrowth) {
   hearth::testing::TempDir small_dir;
   EnvOptions small;

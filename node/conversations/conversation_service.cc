@@ -219,10 +219,14 @@ Status ConversationService::Deliver(storage::WriteTxn& txn,
                      DirectMessage{0, event_id, author, body, ts}, kind, fx));
     (void)seq;
   } else if (type == kAcceptType || type == kDeclineType) {
-    if (!conv || conv->state != ConversationState::kOutgoingRequest) {
-      // Nothing was asked of them (or it was answered): nothing to do.
-    } else {
-      bool yes = type == kAcceptType;
+    bool yes = type == kAcceptType;
+    // They answer what we asked, or change their mind (accept after a
+    // decline, decline after accepting); anything else changes nothing.
+    bool applies =
+        conv && (conv->state == ConversationState::kOutgoingRequest ||
+                 conv->state == (yes ? ConversationState::kDeclinedByThem
+                                     : ConversationState::kAccepted));
+    if (applies) {
       conv->state = yes ? ConversationState::kAccepted
                         : ConversationState::kDeclinedByThem;
       conv->updated_ts = now;

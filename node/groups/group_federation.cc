@@ -15,6 +15,14 @@ using nlohmann::json;
 
 namespace {
 
+// A string field of untrusted JSON: "" when absent or not a string
+// (json::value() would throw on a wrong type).
+std::string Str(const json& j, const char* key) {
+  if (!j.is_object()) return "";
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 json SyncMessageJson(const MessageRecord& m, const std::string& gid) {
   json j = MessageJson(m);
   j["type"] = "group.message";
@@ -35,9 +43,8 @@ Result<AuthorEvent> ParseAuthorEvent(const json& e, const std::string& gid) {
     return Error::Invalid("bad_event", "group.message: " + why);
   };
   if (!e.is_object()) return bad("not an object");
-  if (e.value("type", "") != GroupService::kMessageType)
-    return bad("wrong type");
-  if (e.value("group", "") != gid) return bad("wrong group");
+  if (Str(e, "type") != GroupService::kMessageType) return bad("wrong type");
+  if (Str(e, "group") != gid) return bad("wrong group");
   AuthorEvent out;
   if (!e.contains("origin") || !e["origin"].is_string())
     return bad("no origin");
@@ -70,6 +77,16 @@ Result<AuthorEvent> ParseAuthorEvent(const json& e, const std::string& gid) {
 }
 
 }  // namespace
+
+Status GroupService::RequireTrusted(const std::string& origin) const {
+  // Authentication let the peer in (in open federation a pending peer
+  // with keys passes); memberships and content need trust.
+  HEARTH_ASSIGN_OR_RETURN(auto peer, d_.trust.Get(origin));
+  if (!peer || peer->state != federation::PeerState::kTrusted)
+    return Error::Forbidden("not_trusted",
+                            origin + " is not a trusted peer of this node");
+  return Ok();
+}
 
 Status GroupService::CheckPoster(const storage::Txn& txn, const GroupRecord& g,
                                  const std::string& member) const {
@@ -145,6 +162,13 @@ Result<PostResult> GroupService::AcceptInTxn(
       nodes.insert(id->server);
     }
   }
+  // Only to peers we still trust: a blocked or limited node's members stay
+  // in the group's list but hear nothing.
+  for (auto it = nodes.begin(); it != nodes.end();) {
+    HEARTH_ASSIGN_OR_RETURN(auto peer, d_.trust.Get(txn, *it));
+    bool ok = peer && peer->state == federation::PeerState::kTrusted;
+    it = ok ? std::next(it) : nodes.erase(it);
+  }
   if (!nodes.empty()) {
     HEARTH_ASSIGN_OR_RETURN(
         auto qseq, d_.outbox.Enqueue(txn, text, {nodes.begin(), nodes.end()}));
@@ -159,8 +183,8 @@ Result<PostResult> GroupService::AcceptInTxn(
 }
 
 Status GroupService::VerifyAccept(const json& accept, const std::string& host) {
-  if (!accept.is_object() || accept.value("origin", "") != host ||
-      accept.value("type", "") != kAcceptType)
+  if (!accept.is_object() || Str(accept, "origin") != host ||
+      Str(accept, "type") != kAcceptType)
     return Error::Unauthenticated("bad_accept",
                                   "not a group.accept by " + host);
   auto ids = federation::SignatureKeyIds(accept, host);
@@ -186,7 +210,7 @@ Status GroupService::VerifyAuthorInTxn(const storage::Txn& txn,
     return Error::Invalid("bad_event", "a group.accept carries an event");
   const json& inner = accept["event"];
   HEARTH_ASSIGN_OR_RETURN(AuthorEvent a,
-                          ParseAuthorEvent(inner, accept.value("group", "")));
+                          ParseAuthorEvent(inner, Str(accept, "group")));
   if (a.origin == host) return Ok();  // the host's signature covers it
   auto ids = federation::SignatureKeyIds(inner, a.origin);
   if (ids.empty())
@@ -230,6 +254,9 @@ Status GroupService::StoreAcceptInTxn(storage::WriteTxn& txn,
     return Error::Invalid("bad_accept", "a group.accept needs group, seq, ts");
   std::string gid = accept["group"];
   HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(gid));
+  if (Str(accept, "origin") != id.server || IsHost(id))
+    return Error::Forbidden(
+        "not_host", "only " + id.server + " accepts messages for " + gid);
   HEARTH_RETURN_IF_ERROR(VerifyAuthorInTxn(txn, accept, id.server));
   HEARTH_ASSIGN_OR_RETURN(std::string event_id,
                           federation::EventId(accept["event"]));
@@ -325,6 +352,7 @@ Result<json> GroupService::HostJoin(const std::string& origin,
   HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
   if (!IsHost(id)) return Error::NotFound("not_found", "no group " + group_id);
   HEARTH_ASSIGN_OR_RETURN(std::string member, MemberOf(body, origin));
+  HEARTH_RETURN_IF_ERROR(RequireTrusted(origin));
   bool accept_rules = body.contains("accept_rules") &&
                       body["accept_rules"].is_boolean() &&
                       body["accept_rules"].get<bool>();
@@ -342,6 +370,7 @@ Result<json> GroupService::HostJoin(const std::string& origin,
         HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, member));
         answer = {{"status", ToString(state)},
                   {"role", ToString(r ? r->role : Role::kMember)},
+                  {"ts", r ? r->updated_ts : d_.clock.NowMs()},
                   {"group", GroupJson(*g)}};
         return Ok();
       }));
@@ -358,6 +387,9 @@ Result<json> GroupService::HostLeave(const std::string& origin,
       Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
         HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
         if (!g) return Error::NotFound("not_found", "no group " + group_id);
+        HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, member));
+        if (!r && g->visibility == Visibility::kPrivate)
+          return Error::NotFound("not_found", "no group " + group_id);
         return LeaveInTxn(txn, *g, member, fx);
       }));
   return json{{"status", "none"}};
@@ -372,6 +404,21 @@ Result<json> GroupService::HostPost(const std::string& origin,
   if (a.origin != origin)
     return Error::Forbidden("wrong_origin",
                             origin + " speaks only for its own members");
+  HEARTH_RETURN_IF_ERROR(RequireTrusted(origin));
+  {
+    // A post retried after a lost answer gets its first accept back,
+    // whatever happened since (a ban, the clock).
+    HEARTH_ASSIGN_OR_RETURN(std::string first_id, federation::EventId(event));
+    HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
+    HEARTH_ASSIGN_OR_RETURN(auto seen, txn.Get(t_->by_event, first_id));
+    if (seen) {
+      HEARTH_ASSIGN_OR_RETURN(auto rec, t_->messages.Get(txn, *seen));
+      if (rec) {
+        json accept = json::parse(rec->accept);
+        if (Str(accept, "group") == group_id) return json{{"accept", accept}};
+      }
+    }
+  }
   std::int64_t skew = d_.clock.NowMs() - a.ts;
   if (skew > 10 * 60 * 1000 || skew < -10 * 60 * 1000)
     return Error::Invalid("bad_ts",
@@ -411,16 +458,20 @@ Result<std::string> GroupService::HostEvents(const std::string& origin,
                                              size_t limit) const {
   HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
   if (!IsHost(id)) return Error::NotFound("not_found", "no group " + group_id);
+  HEARTH_RETURN_IF_ERROR(RequireTrusted(origin));
   HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
   HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
   if (!g) return Error::NotFound("not_found", "no group " + group_id);
   HEARTH_ASSIGN_OR_RETURN(auto members, Members(txn, group_id));
-  bool has_members = false;
+  bool has_members = false, known = false;
   for (const auto& m : members) {
     auto mid = MemberId::Parse(m.member_id);
-    has_members = has_members || (mid && mid->server == origin &&
-                                  m.state == MemberState::kJoined);
+    bool theirs = mid && mid->server == origin;
+    known = known || theirs;
+    has_members = has_members || (theirs && m.state == MemberState::kJoined);
   }
+  if (!known && g->visibility == Visibility::kPrivate)
+    return Error::NotFound("not_found", "no group " + group_id);
   if (!has_members)
     return Error::Forbidden("no_members",
                             origin + " has no members in " + group_id);
@@ -456,10 +507,10 @@ Result<std::string> GroupService::HostEvents(const std::string& origin,
 Status GroupService::ApplyAccept(storage::WriteTxn& txn,
                                  const federation::InboundEvent& event) {
   const json& accept = event.event;
-  auto gid = GroupId::Parse(accept.value("group", ""));
+  auto gid = GroupId::Parse(Str(accept, "group"));
   if (!gid || gid->server != event.origin)
-    return Error::Forbidden("not_host", event.origin + " does not host " +
-                                            accept.value("group", "?"));
+    return Error::Forbidden(
+        "not_host", event.origin + " does not host " + Str(accept, "group"));
   Effects fx;
   HEARTH_RETURN_IF_ERROR(StoreAcceptInTxn(txn, accept, fx));
   event.after_commit.push_back([this, fx] { Finish(fx); });
@@ -469,7 +520,7 @@ Status GroupService::ApplyAccept(storage::WriteTxn& txn,
 Status GroupService::ApplyMembership(storage::WriteTxn& txn,
                                      const federation::InboundEvent& event) {
   const json& e = event.event;
-  std::string group_id = e.value("group", "");
+  std::string group_id = Str(e, "group");
   auto gid = GroupId::Parse(group_id);
   if (!gid || gid->server != event.origin)
     return Error::Forbidden("not_host",
@@ -496,10 +547,14 @@ Status GroupService::ApplyMembership(storage::WriteTxn& txn,
     HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, member));
   } else {
     HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, member));
+    std::int64_t host_ts = e["ts"].get<std::int64_t>();
+    // Events and answers can cross: an older word from the host does not
+    // undo a newer one (updated_ts holds the host's time of the change).
+    if (r && r->updated_ts > host_ts) return Ok();
     MembershipRecord rec = r.value_or(MembershipRecord{member});
     rec.state = state;
     rec.role = role;
-    rec.updated_ts = d_.clock.NowMs();
+    rec.updated_ts = host_ts;
     HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, rec));
   }
   json item = {{"type", "group.membership"},
@@ -560,22 +615,45 @@ void GroupService::RequestBackfill(const std::string& group_id) {
 }
 
 void GroupService::BackfillLoop() {
+  using SteadyClock = std::chrono::steady_clock;
+  std::map<std::string, SteadyClock::time_point> retry;  // failed: not before
   std::unique_lock<std::mutex> lock(backfill_mu_);
   while (!backfill_stop_) {
-    if (backfill_queue_.empty()) {
-      backfill_cv_.wait(lock);
+    // Requests first, in order; then failed groups whose time has come.
+    std::string gid;
+    auto now = SteadyClock::now();
+    auto wake = now + std::chrono::hours(1);
+    for (auto it = backfill_queue_.begin(); it != backfill_queue_.end(); ++it) {
+      auto r = retry.find(*it);
+      if (r == retry.end() || r->second <= now) {
+        gid = *it;
+        backfill_queue_.erase(it);
+        break;
+      }
+      wake = std::min(wake, r->second);
+    }
+    if (gid.empty()) {
+      backfill_cv_.wait_until(lock, wake);
       continue;
     }
-    std::string gid = *backfill_queue_.begin();
-    backfill_queue_.erase(backfill_queue_.begin());
     lock.unlock();
-    Status s = BackfillGroup(gid);
+    Status s = Ok();
+    try {
+      s = BackfillGroup(gid);
+    } catch (const std::exception& e) {
+      s = Error::Internal(std::string("backfill threw: ") + e.what());
+    }
     lock.lock();
-    if (!s) {
-      spdlog::warn("backfill of {}: {}", gid, s.error().message);
-      // Try again later; a host that is down is retried every 10 s.
-      backfill_cv_.wait_for(lock, std::chrono::seconds(10),
-                            [this] { return backfill_stop_; });
+    retry.erase(gid);
+    if (s) continue;
+    bool retryable = s.error().kind == ErrorKind::kUnavailable ||
+                     s.error().kind == ErrorKind::kRateLimited ||
+                     s.error().kind == ErrorKind::kInternal;
+    spdlog::warn("backfill of {}: {}{}", gid, s.error().message,
+                 retryable ? " (retrying in 10 s)" : "");
+    if (retryable) {
+      // A host that is down is asked again every 10 s; the others go on.
+      retry[gid] = SteadyClock::now() + std::chrono::seconds(10);
       backfill_queue_.insert(gid);
     }
   }
@@ -606,6 +684,9 @@ Status GroupService::BackfillGroup(const std::string& group_id) {
     if (events.empty()) return Ok();
     for (const auto& accept : events) {
       HEARTH_RETURN_IF_ERROR(VerifyAccept(accept, id.server));
+      if (Str(accept, "group") != group_id)
+        return Error::Unavailable("peer_unreachable",
+                                  id.server + " answered with another group");
     }
     HEARTH_RETURN_IF_ERROR(
         Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {

@@ -197,7 +197,8 @@ Result<GroupRecord> GroupFromJson(const nlohmann::json& j) {
     for (const auto& m : j.at("meetings")) {
       meetings.push_back(Meeting{
           m.at("weekday").get<std::string>(), m.at("time").get<std::string>(),
-          m.at("timezone").get<std::string>(), m.value("link", std::string())});
+          m.at("timezone").get<std::string>(),
+          m.contains("link") ? m.at("link").get<std::string>() : ""});
     }
     spec.meetings = std::move(meetings);
     HEARTH_RETURN_IF_ERROR(ApplySpec(spec, g));
@@ -618,6 +619,10 @@ Result<MemberState> GroupService::Join(const Member& m,
     return Error::Unavailable("peer_unreachable",
                               id.server + " gave an answer we cannot read");
   HEARTH_ASSIGN_OR_RETURN(GroupRecord g, GroupFromJson(answer["group"]));
+  std::int64_t host_ts =
+      answer.contains("ts") && answer["ts"].is_number_integer()
+          ? answer["ts"].get<std::int64_t>()
+          : d_.clock.NowMs();
   if (g.group_id != group_id)
     return Error::Unavailable("peer_unreachable",
                               id.server + " answered for another group");
@@ -628,7 +633,7 @@ Result<MemberState> GroupService::Join(const Member& m,
         HEARTH_RETURN_IF_ERROR(
             PutMembership(txn, group_id,
                           MembershipRecord{m.member_id, state, role, false,
-                                           accept_rules ? now : 0, now}));
+                                           accept_rules ? now : 0, host_ts}));
         json item = {{"type", "group.membership"},
                      {"group", group_id},
                      {"member", m.member_id},
@@ -649,6 +654,10 @@ Status GroupService::Leave(const Member& m, const std::string& group_id) {
     return Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
       HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
       if (!g) return Error::NotFound("not_found", "no group " + group_id);
+      HEARTH_ASSIGN_OR_RETURN(auto r,
+                              GetMembership(txn, group_id, m.member_id));
+      if (!r && g->visibility == Visibility::kPrivate)
+        return Error::NotFound("not_found", "no group " + group_id);
       return LeaveInTxn(txn, *g, m.member_id, fx);
     });
   }
@@ -709,6 +718,8 @@ Status GroupService::AnnounceMembership(storage::WriteTxn& txn,
     return AddSyncItem(txn, SyncItem{g.group_id, {r.member_id}, item.dump()},
                        {r.member_id}, fx);
   }
+  HEARTH_ASSIGN_OR_RETURN(auto peer, d_.trust.Get(txn, id->server));
+  if (!peer || peer->state != federation::PeerState::kTrusted) return Ok();
   json event = {{"type", kMembershipType},
                 {"origin", d_.keys.server_name()},
                 {"group", g.group_id},
@@ -922,7 +933,15 @@ Result<PostResult> GroupService::Post(const Member& m,
     return Error::Unavailable("peer_unreachable",
                               id.server + " gave an answer we cannot read");
   const json& accept = answer["accept"];
-  HEARTH_RETURN_IF_ERROR(VerifyAccept(accept, id.server));
+  if (Status verified = VerifyAccept(accept, id.server); !verified) {
+    // The host's fault, not the member's session: not a 401.
+    return Error::Unavailable(
+        "bad_host_answer",
+        id.server + "'s answer did not verify: " + verified.error().message);
+  }
+  if (accept.value("group", json()) != json(group_id))
+    return Error::Unavailable("bad_host_answer",
+                              id.server + " accepted into another group");
   HEARTH_ASSIGN_OR_RETURN(std::string accepted_id,
                           federation::EventId(accept["event"]));
   if (accepted_id != event_id)

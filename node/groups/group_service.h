@@ -236,6 +236,8 @@ class GroupService {
   Status VerifyAuthorInTxn(const storage::Txn& txn,
                            const nlohmann::json& accept,
                            const std::string& host) const;
+  // Forbidden (`not_trusted`) unless `origin` is a trusted peer.
+  Status RequireTrusted(const std::string& origin) const;
   // Checks that `member` may post now (joined, not muted or banned).
   Status CheckPoster(const storage::Txn& txn, const GroupRecord& g,
                      const std::string& member) const;

@@ -36,7 +36,11 @@ Result<SyncPage> SyncStream::Read(const storage::Txn& txn,
   HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, items_.dbi()));
   HEARTH_ASSIGN_OR_RETURN(bool more, c.Seek(EncodeU64BE(since + 1)));
   size_t scanned = 0;
-  while (more && page.events.size() < limit && scanned < max_scan) {
+  while (more && page.events.size() < limit) {
+    if (scanned == max_scan) {
+      page.more = true;
+      break;
+    }
     ++scanned;
     page.next = DecodeU64BE(c.key()).value_or(page.next);
     HEARTH_ASSIGN_OR_RETURN(auto item, storage::Decode<SyncItem>(c.value()));
@@ -47,6 +51,7 @@ Result<SyncPage> SyncStream::Read(const storage::Txn& txn,
     if (mine) page.events.push_back(std::move(item.json));
     HEARTH_ASSIGN_OR_RETURN(more, c.Next());
   }
+  if (page.events.size() == limit && more) page.more = true;
   return page;
 }
 
@@ -56,7 +61,11 @@ Result<size_t> SyncStream::Prune(storage::WriteTxn& txn, std::int64_t cutoff_ts,
   {
     HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, items_.dbi()));
     HEARTH_ASSIGN_OR_RETURN(bool more, c.First());
-    while (more && old.size() < max_items) {
+    // The newest item always stays: positions continue from it, so a
+    // cursor a client holds is never reused.
+    HEARTH_ASSIGN_OR_RETURN(std::uint64_t head, Head(txn));
+    while (more && old.size() < max_items &&
+           DecodeU64BE(c.key()).value_or(0) < head) {
       HEARTH_ASSIGN_OR_RETURN(auto item, storage::Decode<SyncItem>(c.value()));
       if (item.ts >= cutoff_ts) break;
       old.emplace_back(c.key());

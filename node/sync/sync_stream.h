@@ -41,6 +41,7 @@ struct SyncItem {
 struct SyncPage {
   std::vector<std::string> events;  // JSON texts, oldest first
   std::uint64_t next = 0;           // the cursor after them
+  bool more = false;  // stopped at a bound before the end of the stream
 };
 
 class SyncStream {

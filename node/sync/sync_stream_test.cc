@@ -82,8 +82,14 @@ TEST_F(SyncStreamTest, PruneDropsOnlyOldItems) {
   EXPECT_EQ(pruned, 3u);
   SyncPage rest = Read("@x@a.test", {"!g@a.test"}, 0);
   EXPECT_EQ(rest.events.size(), 2u);
-  // Positions keep counting from the last one.
+  // Positions keep counting from the last one, which is never pruned.
   EXPECT_EQ(Append({"!g@a.test", {}, "{}", 60}), 6u);
+  ASSERT_TRUE(committer.Run([&](storage::WriteTxn& txn) -> Status {
+    HEARTH_ASSIGN_OR_RETURN(pruned, stream_->Prune(txn, 1000, 1000));
+    return Ok();
+  }));
+  EXPECT_EQ(pruned, 2u);
+  EXPECT_EQ(Append({"!g@a.test", {}, "{}", 70}), 7u);
 }
 
 TEST(SyncHubTest, ANotificationWakesOnlyThatMembersWaiters) {

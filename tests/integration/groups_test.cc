@@ -338,12 +338,32 @@ TEST_F(GroupsTest, AccessControlRefusesNonMembersAndForeignNodes) {
   Join(b_, bob_, priv);
   Post(a_, alice_, priv, "welcome");
 
-  // Backfill and posts signed by a node with no members are refused.
+  // Backfill by a node with no members is refused; for a private group
+  // the group does not even exist for it.
   std::string events = "/_hearth/v1/groups/" + PercentEncode(priv) + "/events";
   auto res = Signed(c_, "c.test", a_, "a.test", "GET", events, nullptr);
   ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404) << res->body;
+  Post(a_, alice_, pub, "public but members only");
+  res = Signed(c_, "c.test", a_, "a.test", "GET",
+               "/_hearth/v1/groups/" + PercentEncode(pub) + "/events", nullptr);
+  ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 403) << res->body;
   EXPECT_EQ(JsonOf(res)["error"]["code"], "no_members");
+  // A post relayed for someone who is not a member is refused by the host.
+  json stray = {{"type", "group.message"},
+                {"origin", "c.test"},
+                {"author", "@cara@c.test"},
+                {"group", pub},
+                {"ts", clock_.NowMs()},
+                {"content", {{"body", "let me in"}}}};
+  auto c_keys = federation::LoadKeyFile(c_.data_dir() + "/node.key");
+  ASSERT_TRUE(federation::SignJson(stray, "c.test", c_keys->front()));
+  res = Signed(c_, "c.test", a_, "a.test", "POST",
+               "/_hearth/v1/groups/" + PercentEncode(pub) + "/messages", &stray);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 403) << res->body;
+  EXPECT_EQ(JsonOf(res)["error"]["code"], "not_member");
   res = Signed(b_, "b.test", a_, "a.test", "GET", events, nullptr);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 200) << res->body;

@@ -130,7 +130,10 @@ NodeProcess::NodeProcess(NodeOptions options) {
     config.replace(pos, from.size(), to);
   };
   replace("registration = \"invite\"",
-          "registration = \"" + options.registration + "\"");
+          "registration = \"" + options.registration + "\"" +
+              (options.http_threads
+                   ? "\nhttp_threads = " + std::to_string(options.http_threads)
+                   : ""));
   replace("[accounts]\n", "[accounts]\n" + options.accounts_extra);
   replace("level = \"info\"", "level = \"" + options.log_level + "\"");
   if (options.allow_http) replace("allow_http = false", "allow_http = true");

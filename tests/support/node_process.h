@@ -48,6 +48,9 @@ struct NodeOptions {
   std::string accounts_extra =
       "password_memory_kib = 256\npassword_iterations = 1\n";
   std::string log_level = "info";
+  // node.http_threads; tests keep it small (sanitizer builds pay ~200 KiB
+  // per thread), benchmarks of many waiters raise it. 0: the node default.
+  int http_threads = 128;
   bool allow_http = false;       // federation over plain http (loopback tests)
   std::string federation_extra;  // appended to the [federation] section
   std::string extra_toml;        // appended at the end of hearth.toml
