@@ -542,15 +542,15 @@ Status GroupService::ApplyMembership(storage::WriteTxn& txn,
   if (g.group_id != group_id)
     return Error::Invalid("bad_event", "the group does not match");
   Effects fx;
+  HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, member));
+  std::int64_t host_ts = e["ts"].get<std::int64_t>();
+  // Events and answers can cross: an older word from the host does not
+  // undo a newer one (updated_ts holds the host's time of the change).
+  if (r && r->updated_ts > host_ts) return Ok();
   HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
   if (state == MemberState::kNone) {
     HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, member));
   } else {
-    HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, member));
-    std::int64_t host_ts = e["ts"].get<std::int64_t>();
-    // Events and answers can cross: an older word from the host does not
-    // undo a newer one (updated_ts holds the host's time of the change).
-    if (r && r->updated_ts > host_ts) return Ok();
     MembershipRecord rec = r.value_or(MembershipRecord{member});
     rec.state = state;
     rec.role = role;
@@ -619,7 +619,7 @@ void GroupService::BackfillLoop() {
   std::map<std::string, SteadyClock::time_point> retry;  // failed: not before
   std::unique_lock<std::mutex> lock(backfill_mu_);
   while (!backfill_stop_) {
-    // Requests first, in order; then failed groups whose time has come.
+    // The first queued group (in id order) not waiting out a retry.
     std::string gid;
     auto now = SteadyClock::now();
     auto wake = now + std::chrono::hours(1);
@@ -685,8 +685,8 @@ Status GroupService::BackfillGroup(const std::string& group_id) {
     for (const auto& accept : events) {
       HEARTH_RETURN_IF_ERROR(VerifyAccept(accept, id.server));
       if (Str(accept, "group") != group_id)
-        return Error::Unavailable("peer_unreachable",
-                                  id.server + " answered with another group");
+        return Error::Forbidden("bad_backfill",
+                                id.server + " answered with another group");
     }
     HEARTH_RETURN_IF_ERROR(
         Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
