@@ -11,3 +11,5 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DHEARTH_TESTS=OFF \
 cmake --build "$build" -j2
 "$build/bench/accounts_bench" "$@"
 "$build/bench/federation_bench" "$@"
+"$build/bench/groups_bench" "$@"
+"$build/bench/muc_bench" "$@"

@@ -33,6 +33,7 @@ struct ServerOptions {
   int keep_alive_timeout_s = 5;
   int read_timeout_s = 30;
   int write_timeout_s = 30;
+  int listen_backlog = 4096;
   // Peers whose X-Forwarded-For is believed (a TLS proxy in front). For
   // requests from them the client address is the last address in that
   // header, which the proxy appended; for anyone else it is the TCP peer.
@@ -65,6 +66,7 @@ class Server {
   Metrics& metrics_;
   httplib::Server server_;
   int port_ = 0;
+  int listen_fd_ = -1;  // the listening socket, seen in the options hook
   std::atomic<bool> stopping_{false};
   std::atomic<bool> served_{false};
 };
