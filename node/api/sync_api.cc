@@ -37,8 +37,7 @@ void AddSyncApi(http::Router& router, SyncDeps deps) {
                                            kMaxEvents));
               }
               pos = page.next;
-              if (!page.events.empty() || page.more || !since)
-                break;  // more: scan bound
+              if (!page.events.empty() || !since) break;
               if (!waiter->Wait(deadline)) {
                 if (std::chrono::steady_clock::now() >= deadline) break;
                 // Stopped: answer now with what we have.

@@ -6,10 +6,34 @@
 
 namespace hearth {
 
+namespace {
+
+std::string GroupPrefix(const std::string& gid) {
+  return std::string("g\0", 2) + gid + std::string(1, '\0');
+}
+std::string MemberPrefix(const std::string& member) {
+  return std::string("m\0", 2) + member + std::string(1, '\0');
+}
+
+}  // namespace
+
 Result<SyncStream> SyncStream::Open(storage::Env& env) {
   HEARTH_ASSIGN_OR_RETURN(auto items,
                           storage::Table<SyncItem>::Open(env, "pos_syncitem"));
-  return SyncStream(items);
+  HEARTH_ASSIGN_OR_RETURN(auto audience, env.OpenTable("audience_syncpos"));
+  return SyncStream(items, audience);
+}
+
+std::vector<std::string> SyncStream::AudienceKeys(const SyncItem& item,
+                                                  std::uint64_t pos) {
+  std::vector<std::string> keys;
+  if (item.members.empty()) {
+    keys.push_back(GroupPrefix(item.group) + EncodeU64BE(pos));
+  } else {
+    for (const auto& m : item.members)
+      keys.push_back(MemberPrefix(m) + EncodeU64BE(pos));
+  }
+  return keys;
 }
 
 Result<std::uint64_t> SyncStream::Head(const storage::Txn& txn) const {
@@ -23,58 +47,76 @@ Result<std::uint64_t> SyncStream::Append(storage::WriteTxn& txn,
   HEARTH_ASSIGN_OR_RETURN(std::uint64_t head, Head(txn));
   std::uint64_t pos = head + 1;
   HEARTH_RETURN_IF_ERROR(items_.Insert(txn, EncodeU64BE(pos), item));
+  for (const auto& key : AudienceKeys(item, pos))
+    HEARTH_RETURN_IF_ERROR(txn.Put(audience_, key, ""));
   return pos;
 }
 
 Result<SyncPage> SyncStream::Read(const storage::Txn& txn,
                                   const std::string& member,
                                   const std::set<std::string>& groups,
-                                  std::uint64_t since, size_t limit,
-                                  size_t max_scan) const {
-  SyncPage page;
-  page.next = since;
-  HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, items_.dbi()));
-  HEARTH_ASSIGN_OR_RETURN(bool more, c.Seek(EncodeU64BE(since + 1)));
-  size_t scanned = 0;
-  while (more && page.events.size() < limit) {
-    if (scanned == max_scan) {
-      page.more = true;
-      break;
+                                  std::uint64_t since, size_t limit) const {
+  // The first `limit` positions after `since` from each source; the
+  // first `limit` of their union are the page.
+  std::vector<std::string> prefixes{MemberPrefix(member)};
+  for (const auto& g : groups) prefixes.push_back(GroupPrefix(g));
+  std::vector<std::uint64_t> positions;
+  HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, audience_));
+  for (const auto& prefix : prefixes) {
+    HEARTH_ASSIGN_OR_RETURN(bool more, c.Seek(prefix + EncodeU64BE(since + 1)));
+    size_t n = 0;
+    while (more && n < limit && c.key().size() == prefix.size() + 8 &&
+           c.key().substr(0, prefix.size()) == prefix) {
+      positions.push_back(
+          DecodeU64BE(c.key().substr(prefix.size())).value_or(0));
+      ++n;
+      HEARTH_ASSIGN_OR_RETURN(more, c.Next());
     }
-    ++scanned;
-    page.next = DecodeU64BE(c.key()).value_or(page.next);
-    HEARTH_ASSIGN_OR_RETURN(auto item, storage::Decode<SyncItem>(c.value()));
-    bool mine = item.members.empty()
-                    ? groups.count(item.group) > 0
-                    : std::find(item.members.begin(), item.members.end(),
-                                member) != item.members.end();
-    if (mine) page.events.push_back(std::move(item.json));
-    HEARTH_ASSIGN_OR_RETURN(more, c.Next());
   }
-  if (page.events.size() == limit && more) page.more = true;
+  std::sort(positions.begin(), positions.end());
+  positions.erase(std::unique(positions.begin(), positions.end()),
+                  positions.end());
+  SyncPage page;
+  if (positions.size() > limit) positions.resize(limit);
+  for (std::uint64_t pos : positions) {
+    HEARTH_ASSIGN_OR_RETURN(auto item, items_.Get(txn, EncodeU64BE(pos)));
+    if (item) page.events.push_back(std::move(item->json));
+  }
+  if (positions.size() == limit) {
+    page.next = positions.back();
+  } else {
+    // Everything for the member up to the head was returned.
+    HEARTH_ASSIGN_OR_RETURN(std::uint64_t head, Head(txn));
+    page.next = std::max(since, head);
+  }
   return page;
 }
 
 Result<size_t> SyncStream::Prune(storage::WriteTxn& txn, std::int64_t cutoff_ts,
                                  size_t max_items) const {
-  std::vector<std::string> old;
+  std::vector<std::pair<std::string, std::vector<std::string>>> old;
   {
     HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, items_.dbi()));
     HEARTH_ASSIGN_OR_RETURN(bool more, c.First());
     // The newest item always stays: positions continue from it, so a
     // cursor a client holds is never reused.
     HEARTH_ASSIGN_OR_RETURN(std::uint64_t head, Head(txn));
-    while (more && old.size() < max_items &&
-           DecodeU64BE(c.key()).value_or(0) < head) {
+    while (more && old.size() < max_items) {
+      std::uint64_t pos = DecodeU64BE(c.key()).value_or(0);
+      if (pos >= head) break;
       HEARTH_ASSIGN_OR_RETURN(auto item, storage::Decode<SyncItem>(c.value()));
       if (item.ts >= cutoff_ts) break;
-      old.emplace_back(c.key());
+      old.emplace_back(std::string(c.key()), AudienceKeys(item, pos));
       HEARTH_ASSIGN_OR_RETURN(more, c.Next());
     }
   }
-  for (const auto& k : old) {
-    HEARTH_ASSIGN_OR_RETURN(bool gone, items_.Delete(txn, k));
+  for (const auto& [key, audience] : old) {
+    HEARTH_ASSIGN_OR_RETURN(bool gone, items_.Delete(txn, key));
     (void)gone;
+    for (const auto& a : audience) {
+      HEARTH_ASSIGN_OR_RETURN(bool g, txn.Delete(audience_, a));
+      (void)g;
+    }
   }
   return old.size();
 }

@@ -6,6 +6,11 @@
 // for the joined members of `group` (when `members` is empty) or for the
 // listed local members. Its JSON is what the member receives. The
 // position is the sync cursor (spec/api.md, Sync).
+//
+// Table `audience_syncpos`: "g" 0x00 group id 0x00 position, or
+// "m" 0x00 member id 0x00 position -> "". A read seeks these for the
+// member and each of its groups, so its cost follows the items meant for
+// the member, not everything the node wrote since the cursor.
 #pragma once
 
 #include <chrono>
@@ -41,7 +46,6 @@ struct SyncItem {
 struct SyncPage {
   std::vector<std::string> events;  // JSON texts, oldest first
   std::uint64_t next = 0;           // the cursor after them
-  bool more = false;  // stopped at a bound before the end of the stream
 };
 
 class SyncStream {
@@ -52,13 +56,12 @@ class SyncStream {
   Result<std::uint64_t> Append(storage::WriteTxn& txn,
                                const SyncItem& item) const;
 
-  // Items after `since` for `member`, who is joined to `groups`: at most
-  // `limit`, looking at no more than `max_scan` items (so a member with
-  // little traffic on a busy node is not slow); `next` is where to go on.
+  // Items after `since` for `member`, who is joined to `groups`, oldest
+  // first, at most `limit`; `next` is where to go on (the stream's head
+  // when everything was returned).
   Result<SyncPage> Read(const storage::Txn& txn, const std::string& member,
                         const std::set<std::string>& groups,
-                        std::uint64_t since, size_t limit,
-                        size_t max_scan = 20000) const;
+                        std::uint64_t since, size_t limit) const;
 
   // The position of the last item (0 when empty).
   Result<std::uint64_t> Head(const storage::Txn& txn) const;
@@ -68,8 +71,13 @@ class SyncStream {
                        size_t max_items) const;
 
  private:
-  explicit SyncStream(storage::Table<SyncItem> items) : items_(items) {}
+  SyncStream(storage::Table<SyncItem> items, storage::Dbi audience)
+      : items_(items), audience_(audience) {}
+  // The index keys of an item at `pos`.
+  static std::vector<std::string> AudienceKeys(const SyncItem& item,
+                                               std::uint64_t pos);
   storage::Table<SyncItem> items_;
+  storage::Dbi audience_;
 };
 
 // Wakes members waiting in sync. A waiter registers before it reads the
