@@ -557,13 +557,7 @@ Status GroupService::ApplyMembership(storage::WriteTxn& txn,
     rec.updated_ts = host_ts;
     HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, rec));
   }
-  json item = {{"type", "group.membership"},
-               {"group", group_id},
-               {"member", member},
-               {"state", ToString(state)},
-               {"role", ToString(role)}};
-  HEARTH_RETURN_IF_ERROR(AddSyncItem(
-      txn, SyncItem{group_id, {member}, item.dump()}, {member}, fx));
+  HEARTH_RETURN_IF_ERROR(TellMember(txn, group_id, member, state, role, fx));
   if (state == MemberState::kJoined) fx.backfill.insert(group_id);
   event.after_commit.push_back([this, fx] { Finish(fx); });
   return Ok();

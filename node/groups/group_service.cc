@@ -325,6 +325,17 @@ Status GroupService::AddSyncItem(storage::WriteTxn& txn, SyncItem item,
   return Ok();
 }
 
+Status GroupService::TellMember(storage::WriteTxn& txn, const std::string& gid,
+                                const std::string& member, MemberState state,
+                                Role role, Effects& fx) {
+  json item = {{"type", "group.membership"},
+               {"group", gid},
+               {"member", member},
+               {"state", ToString(state)},
+               {"role", ToString(role)}};
+  return AddSyncItem(txn, SyncItem{gid, {member}, item.dump()}, {member}, fx);
+}
+
 Result<std::set<std::string>> GroupService::JoinedGroups(
     const storage::Txn& txn, const std::string& member) const {
   std::set<std::string> out;
@@ -526,13 +537,8 @@ Result<MemberState> GroupService::JoinInTxn(storage::WriteTxn& txn,
   }
   auto id = MemberId::Parse(member);
   if (id && id->server == d_.keys.server_name()) {
-    json item = {{"type", "group.membership"},
-                 {"group", g.group_id},
-                 {"member", member},
-                 {"state", ToString(state)},
-                 {"role", ToString(r.role)}};
-    HEARTH_RETURN_IF_ERROR(AddSyncItem(
-        txn, SyncItem{g.group_id, {member}, item.dump()}, {member}, fx));
+    HEARTH_RETURN_IF_ERROR(
+        TellMember(txn, g.group_id, member, state, r.role, fx));
   }
   if (state == MemberState::kPending) {
     // Tell the facilitators here that someone is waiting.
@@ -571,13 +577,8 @@ Status GroupService::LeaveInTxn(storage::WriteTxn& txn, GroupRecord& g,
   }
   auto id = MemberId::Parse(member);
   if (id && id->server == d_.keys.server_name()) {
-    json item = {{"type", "group.membership"},
-                 {"group", g.group_id},
-                 {"member", member},
-                 {"state", "none"},
-                 {"role", "member"}};
-    HEARTH_RETURN_IF_ERROR(AddSyncItem(
-        txn, SyncItem{g.group_id, {member}, item.dump()}, {member}, fx));
+    HEARTH_RETURN_IF_ERROR(TellMember(txn, g.group_id, member,
+                                      MemberState::kNone, Role::kMember, fx));
   }
   return Ok();
 }
@@ -634,14 +635,8 @@ Result<MemberState> GroupService::Join(const Member& m,
             PutMembership(txn, group_id,
                           MembershipRecord{m.member_id, state, role, false,
                                            accept_rules ? now : 0, host_ts}));
-        json item = {{"type", "group.membership"},
-                     {"group", group_id},
-                     {"member", m.member_id},
-                     {"state", ToString(state)},
-                     {"role", ToString(role)}};
         HEARTH_RETURN_IF_ERROR(
-            AddSyncItem(txn, SyncItem{group_id, {m.member_id}, item.dump()},
-                        {m.member_id}, fx));
+            TellMember(txn, group_id, m.member_id, state, role, fx));
         if (state == MemberState::kJoined) fx.backfill.insert(group_id);
         return Ok();
       }));
@@ -675,13 +670,8 @@ Status GroupService::Leave(const Member& m, const std::string& group_id) {
   (void)answer;
   return Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
     HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, m.member_id));
-    json item = {{"type", "group.membership"},
-                 {"group", group_id},
-                 {"member", m.member_id},
-                 {"state", "none"},
-                 {"role", "member"}};
-    return AddSyncItem(txn, SyncItem{group_id, {m.member_id}, item.dump()},
-                       {m.member_id}, fx);
+    return TellMember(txn, group_id, m.member_id, MemberState::kNone,
+                      Role::kMember, fx);
   });
 }
 
@@ -710,13 +700,7 @@ Status GroupService::AnnounceMembership(storage::WriteTxn& txn,
   auto id = MemberId::Parse(r.member_id);
   if (!id) return Ok();
   if (id->server == d_.keys.server_name()) {
-    json item = {{"type", "group.membership"},
-                 {"group", g.group_id},
-                 {"member", r.member_id},
-                 {"state", ToString(r.state)},
-                 {"role", ToString(r.role)}};
-    return AddSyncItem(txn, SyncItem{g.group_id, {r.member_id}, item.dump()},
-                       {r.member_id}, fx);
+    return TellMember(txn, g.group_id, r.member_id, r.state, r.role, fx);
   }
   HEARTH_ASSIGN_OR_RETURN(auto peer, d_.trust.Get(txn, id->server));
   if (!peer || peer->state != federation::PeerState::kTrusted) return Ok();

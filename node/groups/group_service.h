@@ -244,6 +244,10 @@ class GroupService {
   // Host: tell `member` (local: sync; remote: outbox) its new state.
   Status AnnounceMembership(storage::WriteTxn& txn, const GroupRecord& g,
                             const MembershipRecord& r, Effects& fx);
+  // A local member's new state, in the sync stream.
+  Status TellMember(storage::WriteTxn& txn, const std::string& gid,
+                    const std::string& member, MemberState state, Role role,
+                    Effects& fx);
   Status AddSyncItem(storage::WriteTxn& txn, SyncItem item,
                      const std::vector<std::string>& wake, Effects& fx);
   Result<std::vector<MembershipRecord>> Members(const storage::Txn& txn,
