@@ -76,6 +76,21 @@ Result<AuthorEvent> ParseAuthorEvent(const json& e, const std::string& gid) {
   return out;
 }
 
+// The stored form of an accepted message.
+MessageRecord ToRecord(const AuthorEvent& a, std::uint64_t seq,
+                       std::string event_id, std::int64_t accept_ts,
+                       std::string accept_text) {
+  return MessageRecord{seq,
+                       std::move(event_id),
+                       a.author,
+                       a.post.body,
+                       a.post.content_warning,
+                       a.post.reply_to,
+                       a.ts,
+                       accept_ts,
+                       std::move(accept_text)};
+}
+
 }  // namespace
 
 Status GroupService::RequireTrusted(const std::string& origin) const {
@@ -135,15 +150,7 @@ Result<PostResult> GroupService::AcceptInTxn(
   HEARTH_RETURN_IF_ERROR(
       federation::SignJson(accept, d_.keys.server_name(), d_.keys.current()));
   HEARTH_ASSIGN_OR_RETURN(std::string text, federation::Canonicalize(accept));
-  MessageRecord rec{seq,
-                    event_id,
-                    a.author,
-                    a.post.body,
-                    a.post.content_warning,
-                    a.post.reply_to,
-                    a.ts,
-                    now,
-                    text};
+  MessageRecord rec = ToRecord(a, seq, event_id, now, text);
   std::string key = MessageKey(g.group_id, seq);
   HEARTH_RETURN_IF_ERROR(t_->messages.Insert(txn, key, rec));
   HEARTH_RETURN_IF_ERROR(txn.Put(t_->by_event, event_id, key));
@@ -292,15 +299,8 @@ Status GroupService::StoreAcceptInTxn(storage::WriteTxn& txn,
   HEARTH_ASSIGN_OR_RETURN(AuthorEvent a,
                           ParseAuthorEvent(accept["event"], gid));
   HEARTH_ASSIGN_OR_RETURN(std::string text, federation::Canonicalize(accept));
-  MessageRecord rec{seq,
-                    event_id,
-                    a.author,
-                    a.post.body,
-                    a.post.content_warning,
-                    a.post.reply_to,
-                    a.ts,
-                    accept["ts"].get<std::int64_t>(),
-                    text};
+  MessageRecord rec =
+      ToRecord(a, seq, event_id, accept["ts"].get<std::int64_t>(), text);
   HEARTH_RETURN_IF_ERROR(t_->messages.Insert(txn, key, rec));
   HEARTH_RETURN_IF_ERROR(txn.Put(t_->by_event, event_id, key));
   return AddSyncItem(txn, SyncItem{gid, {}, SyncMessageJson(rec, gid).dump()},
@@ -405,12 +405,12 @@ Result<json> GroupService::HostPost(const std::string& origin,
     return Error::Forbidden("wrong_origin",
                             origin + " speaks only for its own members");
   HEARTH_RETURN_IF_ERROR(RequireTrusted(origin));
+  HEARTH_ASSIGN_OR_RETURN(std::string event_id, federation::EventId(event));
   {
     // A post retried after a lost answer gets its first accept back,
     // whatever happened since (a ban, the clock).
-    HEARTH_ASSIGN_OR_RETURN(std::string first_id, federation::EventId(event));
     HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
-    HEARTH_ASSIGN_OR_RETURN(auto seen, txn.Get(t_->by_event, first_id));
+    HEARTH_ASSIGN_OR_RETURN(auto seen, txn.Get(t_->by_event, event_id));
     if (seen) {
       HEARTH_ASSIGN_OR_RETURN(auto rec, t_->messages.Get(txn, *seen));
       if (rec) {
@@ -437,7 +437,6 @@ Result<json> GroupService::HostPost(const std::string& origin,
   if (!used)
     return Error::Unauthenticated("bad_signature",
                                   "the event is not signed by " + origin);
-  HEARTH_ASSIGN_OR_RETURN(std::string event_id, federation::EventId(event));
   json accept;
   HEARTH_RETURN_IF_ERROR(
       Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {

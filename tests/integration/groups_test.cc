@@ -351,16 +351,15 @@ TEST_F(GroupsTest, AccessControlRefusesNonMembersAndForeignNodes) {
   EXPECT_EQ(res->status, 403) << res->body;
   EXPECT_EQ(JsonOf(res)["error"]["code"], "no_members");
   // A post relayed for someone who is not a member is refused by the host.
-  json stray = {{"type", "group.message"},
-                {"origin", "c.test"},
-                {"author", "@cara@c.test"},
-                {"group", pub},
-                {"ts", clock_.NowMs()},
-                {"content", {{"body", "let me in"}}}};
+  json stray = {
+      {"type", "group.message"},  {"origin", "c.test"},
+      {"author", "@cara@c.test"}, {"group", pub},
+      {"ts", clock_.NowMs()},     {"content", {{"body", "let me in"}}}};
   auto c_keys = federation::LoadKeyFile(c_.data_dir() + "/node.key");
   ASSERT_TRUE(federation::SignJson(stray, "c.test", c_keys->front()));
-  res = Signed(c_, "c.test", a_, "a.test", "POST",
-               "/_hearth/v1/groups/" + PercentEncode(pub) + "/messages", &stray);
+  res =
+      Signed(c_, "c.test", a_, "a.test", "POST",
+             "/_hearth/v1/groups/" + PercentEncode(pub) + "/messages", &stray);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 403) << res->body;
   EXPECT_EQ(JsonOf(res)["error"]["code"], "not_member");
