@@ -24,11 +24,13 @@
 #include "federation/trust.h"
 #include "node/accounts/account_service.h"
 #include "node/announcements/announcement_service.h"
+#include "node/api/directory_api.h"
 #include "node/api/federation_api.h"
 #include "node/api/group_api.h"
 #include "node/api/member_api.h"
 #include "node/config.h"
 #include "node/conversations/conversation_service.h"
+#include "node/directory/directory_service.h"
 #include "node/federation/inbound_router.h"
 #include "node/groups/group_service.h"
 #include "node/http/server.h"
@@ -169,10 +171,28 @@ int RunNode(const DataDir& dir) {
   if (!stream) return Fail(stream.error().message);
   SyncHub hub;
   federation::PeerRequests peer_requests(**trust, **keys, peer_client, clock);
+  DirectoryService* directory_ptr = nullptr;  // set just below
   auto groups = GroupService::Open(GroupService::Deps{
       env, committer, *outbox, peer_requests, **trust, **keys, accounts,
-      *stream, hub, clock, [&senders] { senders.Notify(); }});
+      *stream, hub, clock, [&senders] { senders.Notify(); },
+      [&directory_ptr] {
+        if (directory_ptr) directory_ptr->ListingChanged();
+      }});
   if (!groups) return Fail(groups.error().message);
+  auto directory = DirectoryService::Open(DirectoryService::Deps{
+      env, committer, **groups, **trust, **keys, peer_requests, clock,
+      DirectoryOptions{.pull_interval_ms = config.directory_pull_s * 1000,
+                       .stale_after_ms = config.directory_stale_s * 1000}});
+  if (!directory) return Fail(directory.error().message);
+  directory_ptr = directory->get();
+  // Blocking or removing a peer drops its directory entries in the same
+  // transaction.
+  (*trust)->OnPeerChange([&directory](storage::WriteTxn& txn,
+                                      const std::string& peer,
+                                      std::optional<federation::PeerState> s) {
+    if (s && *s != federation::PeerState::kBlocked) return Ok();
+    return (*directory)->PurgeInTxn(txn, peer);
+  });
   auto blocks = BlockList::Open(env, committer, clock);
   if (!blocks) return Fail(blocks.error().message);
   auto conversations = ConversationService::Open(ConversationService::Deps{
@@ -252,7 +272,8 @@ int RunNode(const DataDir& dir) {
   AddGroupApi(member_router, accounts, **groups);
   AddConversationApi(member_router, accounts, **conversations, *blocks);
   AddSyncApi(member_router, SyncDeps{env, accounts, **groups, *stream, hub});
-  AddFederationApi(member_router, **keys, **inbound, **groups);
+  AddDirectoryApi(member_router, accounts, **directory);
+  AddFederationApi(member_router, **keys, **inbound, **groups, **directory);
   http::Router admin_router;
   AddAdminApi(
       admin_router,
@@ -276,6 +297,7 @@ int RunNode(const DataDir& dir) {
   if (auto s = member.Bind(); !s) return Fail(s.error().message);
   if (auto s = admin.Bind(); !s) return Fail(s.error().message);
 
+  if (auto s = (*directory)->Start(); !s) return Fail(s.error().message);
   std::thread member_thread([&] { member.Serve(); });
   std::thread admin_thread([&] { admin.Serve(); });
   senders.Start();
@@ -322,6 +344,7 @@ int RunNode(const DataDir& dir) {
   admin_thread.join();
   senders.Stop();
   (*groups)->StopBackfill();
+  (*directory)->Stop();
   sweeper.reset();
   spdlog::info("stopped");
   return 0;

@@ -6,6 +6,10 @@ namespace hearth::federation {
 
 namespace {
 
+// A peer's answer larger than this is refused (a full directory document
+// of 5,000 groups is about 10 MiB).
+constexpr size_t kMaxAnswerBytes = 32 << 20;
+
 void Configure(httplib::Client& client) {
   client.set_connection_timeout(5, 0);
   client.set_read_timeout(15, 0);
@@ -22,12 +26,25 @@ Result<PeerResponse> HttpPeerClient::Get(const std::string& base_url,
   Configure(client);
   httplib::Headers headers;
   if (!authorization.empty()) headers.emplace("Authorization", authorization);
-  auto res = client.Get(path.c_str(), headers);
+  std::string body;
+  bool too_large = false;
+  auto res = client.Get(path.c_str(), headers, [&](const char* data, size_t n) {
+    if (body.size() + n > kMaxAnswerBytes) {
+      too_large = true;
+      return false;
+    }
+    body.append(data, n);
+    return true;
+  });
+  if (too_large)
+    return Error::Unavailable(
+        "peer_unreachable", base_url + ": the answer is larger than " +
+                                std::to_string(kMaxAnswerBytes >> 20) + " MiB");
   if (!res) {
     return Error::Unavailable(
         "peer_unreachable", base_url + ": " + httplib::to_string(res.error()));
   }
-  return PeerResponse{res->status, res->body};
+  return PeerResponse{res->status, std::move(body)};
 }
 
 Result<PeerResponse> HttpPeerClient::Post(const std::string& base_url,

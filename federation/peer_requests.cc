@@ -43,14 +43,15 @@ Error PeerError(const std::string& peer, const PeerResponse& res) {
 Result<nlohmann::json> PeerRequests::Call(const std::string& peer,
                                           const std::string& method,
                                           const std::string& uri,
-                                          const nlohmann::json* body) {
+                                          const nlohmann::json* body,
+                                          bool directory_only) {
   HEARTH_ASSIGN_OR_RETURN(auto record, trust_.Get(peer));
   if (!record || record->state == PeerState::kPending ||
       record->state == PeerState::kBlocked) {
     return Error::Forbidden("peer_not_trusted",
                             peer + " is not a trusted peer of this node");
   }
-  if (record->state == PeerState::kLimited) {
+  if (record->state == PeerState::kLimited && !directory_only) {
     return Error::Forbidden(
         "peer_limited",
         peer + " is limited: directory only, no memberships or messages");

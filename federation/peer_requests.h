@@ -28,10 +28,12 @@ class PeerRequests {
   // `peer_limited`) before anything is sent; Unavailable
   // (`peer_unreachable`) when the peer does not answer or answers 5xx;
   // the peer's own error (kind from its status, its code and message) for
-  // a 4xx.
+  // a 4xx. `directory_only` requests (the directory exchange) may go to
+  // limited peers too.
   Result<nlohmann::json> Call(const std::string& peer,
                               const std::string& method, const std::string& uri,
-                              const nlohmann::json* body);
+                              const nlohmann::json* body,
+                              bool directory_only = false);
 
  private:
   TrustService& trust_;

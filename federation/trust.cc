@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "federation/signed_json.h"
+
 namespace hearth::federation {
 namespace {
 
@@ -118,6 +120,8 @@ Result<PeerView> TrustService::Update(
     record = std::move(*stored);
     HEARTH_RETURN_IF_ERROR(change(txn, record));
     HEARTH_RETURN_IF_ERROR(table_.Put(txn, name, record));
+    if (on_peer_change_)
+      HEARTH_RETURN_IF_ERROR(on_peer_change_(txn, name, record.state));
     return Audit(txn, actor, action, name,
                  {{"state", ToString(record.state)},
                   {"pinned", Fingerprints(record.pinned)}});
@@ -187,6 +191,8 @@ Status TrustService::Remove(const std::string& name, const std::string& actor) {
     HEARTH_ASSIGN_OR_RETURN(bool existed, table_.Delete(txn, name));
     if (!existed) return NotFound(name);
     HEARTH_RETURN_IF_ERROR(outbox_.DropCursor(txn, name));
+    if (on_peer_change_)
+      HEARTH_RETURN_IF_ERROR(on_peer_change_(txn, name, std::nullopt));
     return Audit(txn, actor, "peer.remove", name, nlohmann::json::object());
   });
 }
@@ -245,6 +251,32 @@ Result<PeerRecord> TrustService::CheckInbound(const std::string& origin,
     return *record;
   }
   return Error::Forbidden("not_trusted", origin + " is not a trusted peer");
+}
+
+Status TrustService::VerifySigned(const nlohmann::json& object,
+                                  const std::string& origin) {
+  Error last = Error::Unauthenticated("unsigned",
+                                      "the object is not signed by " + origin);
+  for (const auto& id : SignatureKeyIds(object, origin)) {
+    auto key = PublicKeyFor(origin, id);
+    if (!key) {
+      last = key.error();
+      continue;
+    }
+    if (key->expired_ts != 0) {
+      auto ts = object.find("ts");
+      if (ts == object.end() || !ts->is_number_integer() ||
+          ts->get<std::int64_t>() >= key->expired_ts) {
+        last = Error::Unauthenticated("unknown_key",
+                                      id + " of " + origin + " has expired");
+        continue;
+      }
+    }
+    Status s = VerifyJson(object, origin, id, key->key);
+    if (s) return Ok();
+    last = s.error();
+  }
+  return last;
 }
 
 Result<PeerKey> TrustService::PublicKeyFor(const std::string& origin,

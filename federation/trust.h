@@ -138,6 +138,21 @@ class TrustService {
   // seen before the next event needs them. Returns how many were fetched.
   Result<size_t> RefreshKeys();
 
+  // Checks `origin`'s signature on a signed object (any of its key ids
+  // that we accept; an expired key only for objects whose `ts`, if any,
+  // is before it expired). Unauthenticated (`unsigned`, `bad_signature`,
+  // `unknown_key`).
+  Status VerifySigned(const nlohmann::json& object, const std::string& origin);
+
+  // Runs inside the transaction that changes a peer's state (nullopt: the
+  // peer is removed), so that what depends on it changes atomically, e.g.
+  // the directory purging a blocked peer's groups. Set before serving.
+  using PeerChange = std::function<Status(
+      storage::WriteTxn&, const std::string&, std::optional<PeerState>)>;
+  void OnPeerChange(PeerChange callback) {
+    on_peer_change_ = std::move(callback);
+  }
+
   void RecordContact(const std::string& name);
   void RecordError(const std::string& name, const std::string& error);
 
@@ -177,6 +192,7 @@ class TrustService {
   PeerClient& client_;
   const Clock& clock_;
   TrustOptions options_;
+  PeerChange on_peer_change_;
 
   mutable std::mutex mu_;  // guards the runtime maps below
   std::map<std::string, std::int64_t> last_contact_;

@@ -180,7 +180,8 @@ Status ParseInto(const toml::table& root, const std::string& source,
   HEARTH_RETURN_IF_ERROR(status);
   if (fed != nullptr) {
     r.WarnUnknown(*fed, "federation.",
-                  {"mode", "allow_http", "retry_min_ms", "retry_max_s"},
+                  {"mode", "allow_http", "retry_min_ms", "retry_max_s",
+                   "directory_pull_s", "directory_stale_s"},
                   out.warnings);
     std::string mode = ToString(c.federation_mode);
     HEARTH_RETURN_IF_ERROR(r.String(fed, "federation", "mode", mode));
@@ -200,6 +201,13 @@ Status ParseInto(const toml::table& root, const std::string& source,
     if (c.retry_max_s * 1000 < c.retry_min_ms)
       return r.Fail("federation.retry_max_s",
                     "must not be below federation.retry_min_ms");
+    HEARTH_RETURN_IF_ERROR(r.Int(fed, "federation", "directory_pull_s", 1,
+                                 24 * 3600, c.directory_pull_s));
+    HEARTH_RETURN_IF_ERROR(r.Int(fed, "federation", "directory_stale_s", 1,
+                                 30 * 24 * 3600, c.directory_stale_s));
+    if (c.directory_stale_s < c.directory_pull_s)
+      return r.Fail("federation.directory_stale_s",
+                    "must not be below federation.directory_pull_s");
   }
 
   const toml::table* acc = r.Section("accounts", status);
@@ -398,7 +406,12 @@ std::string InitialConfigText(const std::string& server_name,
        "# Delivery retries back off from retry_min_ms, doubling, up to\n"
        "# retry_max_s (at most an hour), and restart when the peer calls.\n"
        "# retry_min_ms = 1000\n"
-       "# retry_max_s = 3600\n\n"
+       "# retry_max_s = 3600\n"
+       "# Peers' group directories are pulled every directory_pull_s (a\n"
+       "# peer's notice brings a change sooner); a peer not heard from for\n"
+       "# directory_stale_s has its groups shown as stale.\n"
+       "# directory_pull_s = 300\n"
+       "# directory_stale_s = 21600\n\n"
        "[accounts]\n"
        "# session_ttl_hours = 720\n"
        "# Argon2id cost for new password hashes (each hash records its own).\n"

@@ -56,6 +56,11 @@ struct Config {
   // destination_min_retry_interval and destination_max_retry_interval).
   std::int64_t retry_min_ms = 1000;
   std::int64_t retry_max_s = 3600;
+  // The directory exchange: how often each peer's directory is pulled
+  // (notices make changes arrive sooner), and after how long without an
+  // answer a peer's groups are shown as stale.
+  std::int64_t directory_pull_s = 300;
+  std::int64_t directory_stale_s = 6 * 3600;
   // [accounts]
   std::int64_t session_ttl_hours = 24 * 30;
   PasswordParams password;

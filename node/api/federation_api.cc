@@ -31,7 +31,8 @@ Result<std::pair<std::string, json>> Peer(federation::Inbound& inbound,
 }  // namespace
 
 void AddFederationApi(http::Router& router, const federation::NodeKeys& keys,
-                      federation::Inbound& inbound, GroupService& groups) {
+                      federation::Inbound& inbound, GroupService& groups,
+                      DirectoryService& directory) {
   router.Add("GET", "/_hearth/v1/groups/{}",
              [&](const Request& req) -> Result<Reply> {
                HEARTH_ASSIGN_OR_RETURN(auto peer, Peer(inbound, req, true));
@@ -78,6 +79,26 @@ void AddFederationApi(http::Router& router, const federation::NodeKeys& keys,
                                      size_t(limit.value_or(100))));
                return Reply{200, std::move(text), "application/json"};
              });
+  // Directory-only: limited peers may call these too.
+  router.Add("GET", DirectoryService::kPath,
+             [&](const Request& req) -> Result<Reply> {
+               HEARTH_ASSIGN_OR_RETURN(auto peer, Peer(inbound, req, true));
+               HEARTH_ASSIGN_OR_RETURN(
+                   auto newer_than,
+                   http::QueryInt(req, "newer_than", 0, (1ll << 53) - 1));
+               std::optional<std::uint64_t> since;
+               if (newer_than) since = std::uint64_t(*newer_than);
+               HEARTH_ASSIGN_OR_RETURN(std::string doc,
+                                       directory.HostDirectory(since));
+               return Reply{200, std::move(doc), "application/json"};
+             });
+  router.Add(
+      "POST", DirectoryService::kNoticePath,
+      [&](const Request& req) -> Result<Reply> {
+        HEARTH_ASSIGN_OR_RETURN(auto peer, Peer(inbound, req, true));
+        HEARTH_RETURN_IF_ERROR(directory.HostNotice(peer.first, peer.second));
+        return Reply::Json(200, json::object());
+      });
   router.Add("GET", "/_hearth/v1/keys",
              [&keys](const http::Request&) -> Result<http::Reply> {
                HEARTH_ASSIGN_OR_RETURN(std::string doc, keys.KeyDocumentText());

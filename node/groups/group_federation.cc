@@ -194,20 +194,7 @@ Status GroupService::VerifyAccept(const json& accept, const std::string& host) {
       Str(accept, "type") != kAcceptType)
     return Error::Unauthenticated("bad_accept",
                                   "not a group.accept by " + host);
-  auto ids = federation::SignatureKeyIds(accept, host);
-  Error last =
-      Error::Unauthenticated("unsigned", "the accept is not signed by " + host);
-  for (const auto& id : ids) {
-    auto key = d_.trust.PublicKeyFor(host, id);
-    if (!key) {
-      last = key.error();
-      continue;
-    }
-    Status s = federation::VerifyJson(accept, host, id, key->key);
-    if (s) return Ok();
-    last = s.error();
-  }
-  return last;
+  return d_.trust.VerifySigned(accept, host);
 }
 
 Status GroupService::VerifyAuthorInTxn(const storage::Txn& txn,

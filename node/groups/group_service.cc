@@ -126,8 +126,9 @@ Status CheckMeeting(const Meeting& m) {
   return Ok();
 }
 
-// Applies `spec` to `g`, validating every field it sets.
-Status ApplySpec(const GroupSpec& spec, GroupRecord& g) {
+}  // namespace
+
+Status ApplyGroupSpec(const GroupSpec& spec, GroupRecord& g) {
   if (spec.name) {
     HEARTH_RETURN_IF_ERROR(CheckText("name", *spec.name, 1, 100, false));
     g.name = *spec.name;
@@ -170,8 +171,6 @@ Status ApplySpec(const GroupSpec& spec, GroupRecord& g) {
   return Ok();
 }
 
-}  // namespace
-
 Result<GroupRecord> GroupFromJson(const nlohmann::json& j) {
   if (!j.is_object())
     return Error::Invalid("bad_group", "a group is a JSON object");
@@ -201,7 +200,7 @@ Result<GroupRecord> GroupFromJson(const nlohmann::json& j) {
           m.contains("link") ? m.at("link").get<std::string>() : ""});
     }
     spec.meetings = std::move(meetings);
-    HEARTH_RETURN_IF_ERROR(ApplySpec(spec, g));
+    HEARTH_RETURN_IF_ERROR(ApplyGroupSpec(spec, g));
     g.owner = j.at("owner").get<std::string>();
     g.member_count = j.at("member_count").get<std::uint64_t>();
     g.created_ts = j.at("created_ts").get<std::int64_t>();
@@ -256,6 +255,7 @@ Status GroupService::Commit(
 void GroupService::Finish(const Effects& fx) {
   if (!fx.wake.empty()) d_.hub.Notify(fx.wake);
   if (fx.senders && d_.notify_senders) d_.notify_senders();
+  if (fx.listing && d_.listing_changed) d_.listing_changed();
   for (const auto& g : fx.backfill) RequestBackfill(g);
 }
 
@@ -351,6 +351,22 @@ Result<std::set<std::string>> GroupService::JoinedGroups(
   return out;
 }
 
+Result<std::vector<GroupRecord>> GroupService::ListedGroups() const {
+  std::vector<GroupRecord> out;
+  HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
+  HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, t_->groups.dbi()));
+  HEARTH_ASSIGN_OR_RETURN(bool more, c.First());
+  while (more) {
+    auto id = GroupId::Parse(c.key());
+    if (id && IsHost(*id)) {
+      HEARTH_ASSIGN_OR_RETURN(auto g, storage::Decode<GroupRecord>(c.value()));
+      if (g.visibility == Visibility::kPublic) out.push_back(std::move(g));
+    }
+    HEARTH_ASSIGN_OR_RETURN(more, c.Next());
+  }
+  return out;
+}
+
 Result<std::vector<MyGroup>> GroupService::MyGroups(const Member& m) const {
   std::vector<MyGroup> out;
   HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
@@ -377,7 +393,7 @@ Result<GroupView> GroupService::Create(const Member& m, const GroupSpec& spec) {
   GroupRecord g;
   g.group_id = GroupId{*spec.slug, d_.keys.server_name()}.ToString();
   g.language = "en";
-  HEARTH_RETURN_IF_ERROR(ApplySpec(spec, g));
+  HEARTH_RETURN_IF_ERROR(ApplyGroupSpec(spec, g));
   g.owner = m.member_id;
   g.created_ts = g.updated_ts = d_.clock.NowMs();
   g.member_count = 1;
@@ -391,7 +407,7 @@ Result<GroupView> GroupService::Create(const Member& m, const GroupSpec& spec) {
         MembershipRecord owner{m.member_id, MemberState::kJoined, Role::kOwner,
                                false,       g.created_ts,         g.created_ts};
         HEARTH_RETURN_IF_ERROR(PutMembership(txn, g.group_id, owner));
-        (void)fx;
+        fx.listing = true;
         return Ok();
       }));
   return GroupView{g, MemberState::kJoined, Role::kOwner};
@@ -432,11 +448,12 @@ Result<GroupView> GroupService::Update(const Member& m,
     return Error::Invalid("invalid_slug", "a group's slug cannot change");
   GroupRecord out;
   HEARTH_RETURN_IF_ERROR(Commit([&](storage::WriteTxn& txn,
-                                    Effects&) -> Status {
+                                    Effects& fx) -> Status {
     HEARTH_ASSIGN_OR_RETURN(GroupRecord g, RequireModerator(txn, m, id, true));
-    HEARTH_RETURN_IF_ERROR(ApplySpec(spec, g));
+    HEARTH_RETURN_IF_ERROR(ApplyGroupSpec(spec, g));
     g.updated_ts = d_.clock.NowMs();
     HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
+    fx.listing = true;
     out = g;
     return Ok();
   }));
@@ -534,6 +551,7 @@ Result<MemberState> GroupService::JoinInTxn(storage::WriteTxn& txn,
   if (state == MemberState::kJoined) {
     ++g.member_count;
     HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, g.group_id, g));
+    fx.listing = true;
   }
   auto id = MemberId::Parse(member);
   if (id && id->server == d_.keys.server_name()) {
@@ -574,6 +592,7 @@ Status GroupService::LeaveInTxn(storage::WriteTxn& txn, GroupRecord& g,
   if (existing->state == MemberState::kJoined && g.member_count > 0) {
     --g.member_count;
     HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, g.group_id, g));
+    fx.listing = true;
   }
   auto id = MemberId::Parse(member);
   if (id && id->server == d_.keys.server_name()) {
@@ -740,6 +759,7 @@ Result<MemberState> GroupService::Decide(const Member& m,
       HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, *r));
       ++g.member_count;
       HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
+      fx.listing = true;
     } else {
       HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, target));
       r->state = MemberState::kNone;
@@ -797,6 +817,7 @@ Status GroupService::SetBanned(const Member& m, const std::string& group_id,
       if (r && r->state == MemberState::kJoined && g.member_count > 0) {
         --g.member_count;
         HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
+        fx.listing = true;
       }
       MembershipRecord b{target, MemberState::kBanned, Role::kMember, false, 0,
                          now};

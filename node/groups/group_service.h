@@ -93,6 +93,9 @@ struct MyGroup {
   Role role = Role::kMember;
 };
 
+// Applies `spec` to `g`, validating every field it sets (400 invalid_*).
+Status ApplyGroupSpec(const GroupSpec& spec, GroupRecord& g);
+
 // Bounds of a post's fields (400 invalid_body, ...).
 Status ValidatePost(const PostRequest& p);
 
@@ -119,6 +122,8 @@ class GroupService {
     SyncHub& hub;
     const Clock& clock;
     std::function<void()> notify_senders;
+    // After a change to a group hosted here (its listing may change).
+    std::function<void()> listing_changed = {};
   };
   static Result<std::unique_ptr<GroupService>> Open(Deps deps);
   ~GroupService();
@@ -143,6 +148,8 @@ class GroupService {
   Result<HistoryPage> History(const Member& m, const std::string& group_id,
                               std::uint64_t after, size_t limit) const;
   Result<std::vector<MyGroup>> MyGroups(const Member& m) const;
+  // The public groups hosted here: what the directory publishes.
+  Result<std::vector<GroupRecord>> ListedGroups() const;
 
   // Moderation, by the host's facilitators (403 not_facilitator; for a
   // remote group 403 moderate_on_host).
@@ -211,6 +218,7 @@ class GroupService {
   struct Effects {
     std::vector<std::string> wake;  // local members to wake after commit
     bool senders = false;           // outbox grew
+    bool listing = false;           // a hosted group changed
     std::set<std::string> backfill;
     void Clear() { *this = Effects(); }
   };

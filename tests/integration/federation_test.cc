@@ -22,17 +22,6 @@ NodeOptions Fed(const std::string& name) {
   return NodeOptions{.server_name = name, .allow_http = true};
 }
 
-// Waits (bounded) until `pred` holds.
-bool WaitFor(const std::function<bool()>& pred,
-             std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return pred();
-}
-
 json Admin(NodeProcess& n, const std::string& method, const std::string& path,
            const json& body = json::object(), int expect = 0) {
   int status = 0;

@@ -20,36 +20,6 @@ namespace {
 
 using nlohmann::json;
 
-bool WaitFor(const std::function<bool()>& pred,
-             std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return pred();
-}
-
-struct Answer {
-  int status = 0;
-  json body;
-};
-
-Answer Call(NodeProcess& n, const std::string& method, const std::string& path,
-            const std::string& token, const json& body = nullptr) {
-  auto c = n.Client();
-  httplib::Headers h;
-  if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
-  std::string text = body.is_null() ? "" : body.dump();
-  httplib::Result res =
-      method == "GET"      ? c->Get(path.c_str(), h)
-      : method == "DELETE" ? c->Delete(path.c_str(), h)
-      : method == "PATCH"  ? c->Patch(path.c_str(), h, text, "application/json")
-                           : c->Post(path.c_str(), h, text, "application/json");
-  if (!res) return {};
-  return {res->status, json::parse(res->body, nullptr, false)};
-}
-
 std::string G(const std::string& gid) {
   return "/api/v1/groups/" + PercentEncode(gid);
 }

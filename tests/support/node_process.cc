@@ -267,4 +267,29 @@ httplib::Result GetWithToken(httplib::Client& c, const std::string& path,
   return c.Get(path.c_str(), {{"Authorization", "Bearer " + token}});
 }
 
+bool WaitFor(const std::function<bool()>& pred,
+             std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pred();
+}
+
+Answer Call(NodeProcess& n, const std::string& method, const std::string& path,
+            const std::string& token, const nlohmann::json& body) {
+  auto c = n.Client();
+  httplib::Headers h;
+  if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
+  std::string text = body.is_null() ? "" : body.dump();
+  httplib::Result res =
+      method == "GET"      ? c->Get(path.c_str(), h)
+      : method == "DELETE" ? c->Delete(path.c_str(), h)
+      : method == "PATCH"  ? c->Patch(path.c_str(), h, text, "application/json")
+                           : c->Post(path.c_str(), h, text, "application/json");
+  if (!res) return {};
+  return {res->status, nlohmann::json::parse(res->body, nullptr, false)};
+}
+
 }  // namespace hearth::testing

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -112,5 +113,18 @@ httplib::Result PostJson(httplib::Client& c, const std::string& path,
                          const std::string& token = "");
 httplib::Result GetWithToken(httplib::Client& c, const std::string& path,
                              const std::string& token);
+
+// Polls `pred` every 50 ms until it holds or `timeout` passes; every wait
+// in the multi-node tests is bounded by this.
+bool WaitFor(const std::function<bool()>& pred,
+             std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// A member API call: the status (0 on no answer) and the JSON body.
+struct Answer {
+  int status = 0;
+  nlohmann::json body;
+};
+Answer Call(NodeProcess& n, const std::string& method, const std::string& path,
+            const std::string& token, const nlohmann::json& body = nullptr);
 
 }  // namespace hearth::testing
