@@ -13,3 +13,4 @@ cmake --build "$build" -j2
 "$build/bench/federation_bench" "$@"
 "$build/bench/groups_bench" "$@"
 "$build/bench/muc_bench" "$@"
+"$build/bench/directory_bench" "$@"

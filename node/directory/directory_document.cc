@@ -71,7 +71,10 @@ Result<GroupRecord> ParseListing(const json& j, const std::string& server) {
     }
     spec.meetings = std::move(meetings);
     HEARTH_RETURN_IF_ERROR(ApplyGroupSpec(spec, g));
-    g.member_count = j.at("member_count").get<std::uint64_t>();
+    const json& count = j.at("member_count");
+    if (!count.is_number_integer() || count.get<std::int64_t>() < 0)
+      return Bad("member_count is a count");
+    g.member_count = count.get<std::uint64_t>();
     return g;
   } catch (const std::exception& e) {
     return Bad(std::string("bad group: ") + e.what());
@@ -90,8 +93,8 @@ Result<DirectoryDocument> ParseDirectory(const json& doc,
   const auto groups = doc.find("groups");
   if (name == doc.end() || !name->is_string() || *name != server)
     return Bad("it does not name " + server);
-  if (version == doc.end() || !version->is_number_unsigned() ||
-      version->get<std::uint64_t>() == 0)
+  if (version == doc.end() || !version->is_number_integer() ||
+      version->get<std::int64_t>() <= 0)
     return Bad("version is a positive integer");
   if (groups == doc.end() || !groups->is_array())
     return Bad("groups is a list");

@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "common/crypto.h"
+#include "common/encoding.h"
 #include "common/ids.h"
 #include "node/directory/search_text.h"
 
@@ -33,8 +34,11 @@ std::string FilterKey(const std::string& kind, const std::string& value) {
   return "f" + kind + ":" + value + kSep;
 }
 
-// Every posting of `g`: key prefix (word or filter) -> value.
+// Every posting of `g`: key prefix (word or filter) -> value. Values carry
+// the member count, so that ranking needs no group record: a word's is
+// its field mask and the count (u64 BE), a filter's the count.
 std::map<std::string, std::string> Postings(const GroupRecord& g) {
+  const std::string members = EncodeU64BE(g.member_count);
   std::map<std::string, std::uint8_t> words;
   for (const auto& w : Words(g.name)) words[w] |= kName;
   for (const auto& t : g.topics)
@@ -42,11 +46,12 @@ std::map<std::string, std::string> Postings(const GroupRecord& g) {
   for (const auto& w : Words(g.description)) words[w] |= kDescription;
   std::map<std::string, std::string> out;
   for (const auto& [w, mask] : words)
-    out[WordKey(w)] = std::string(1, char(mask));
-  for (const auto& t : g.topics) out[FilterKey("topic", Fold(t))] = "";
-  if (!g.language.empty()) out[FilterKey("lang", g.language)] = "";
-  for (const auto& m : g.meetings) out[FilterKey("day", m.weekday)] = "";
-  out[FilterKey("join", ToString(g.join_policy))] = "";
+    out[WordKey(w)] = std::string(1, char(mask)) + members;
+  for (const auto& t : g.topics) out[FilterKey("topic", Fold(t))] = members;
+  if (!g.language.empty()) out[FilterKey("lang", g.language)] = members;
+  for (const auto& m : g.meetings) out[FilterKey("day", m.weekday)] = members;
+  // Every group has exactly one join posting: browsing scans these.
+  out[FilterKey("join", ToString(g.join_policy))] = members;
   return out;
 }
 
@@ -83,18 +88,8 @@ Result<std::map<std::string, DirGroup>> HostGroups(
   return out;
 }
 
-// Entry keys under `prefix` in the postings table (a filter's list).
-Result<std::vector<std::string>> Posted(const storage::Txn& txn,
-                                        storage::Dbi dbi,
-                                        const std::string& prefix) {
-  std::vector<std::string> out;
-  HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, dbi));
-  HEARTH_ASSIGN_OR_RETURN(bool more, c.Seek(prefix));
-  while (more && StartsWith(c.key(), prefix)) {
-    out.emplace_back(c.key().substr(prefix.size()));
-    HEARTH_ASSIGN_OR_RETURN(more, c.Next());
-  }
-  return out;
+std::uint64_t Members(std::string_view bytes) {
+  return DecodeU64BE(bytes).value_or(0);
 }
 
 }  // namespace
@@ -168,47 +163,66 @@ Status DirectoryIndex::PutSource(storage::WriteTxn& txn,
 Result<SearchPage> DirectoryIndex::Search(
     const storage::Txn& txn, const SearchQuery& query,
     const std::function<HostView(const std::string&)>& view) const {
-  // Candidates (entry keys) with their scores; unset until a word or a
-  // filter has narrowed them.
-  std::optional<std::unordered_map<std::string, int>> scores;
-  auto narrow = [&](std::unordered_map<std::string, int> found) {
-    if (!scores) {
-      scores = std::move(found);
+  // Candidates by entry key; unset until a word or a filter has narrowed
+  // them. Only the page's groups are read from the groups table.
+  struct Candidate {
+    int score = 0;
+    std::uint64_t members = 0;
+  };
+  using Candidates = std::unordered_map<std::string, Candidate>;
+  std::optional<Candidates> found;
+  auto narrow = [&](Candidates more) {
+    if (!found) {
+      found = std::move(more);
       return;
     }
-    for (auto it = scores->begin(); it != scores->end();) {
-      auto f = found.find(it->first);
-      if (f == found.end()) {
-        it = scores->erase(it);
+    for (auto it = found->begin(); it != found->end();) {
+      auto f = more.find(it->first);
+      if (f == more.end()) {
+        it = found->erase(it);
       } else {
-        it->second += f->second;
+        it->second.score += f->second.score;
         ++it;
       }
     }
   };
-
-  for (const std::string& word : query.words) {
-    std::string prefix = "w" + word;
-    std::unordered_map<std::string, WordMatch> matches;
+  const std::string node_prefix = query.node.empty() ? "" : query.node + kSep;
+  // Scans postings under `prefix`; `take` gets (term, entry key, value).
+  auto scan = [&](const std::string& prefix, auto&& take) -> Status {
     HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, postings_));
     HEARTH_ASSIGN_OR_RETURN(bool more, c.Seek(prefix));
     while (more && StartsWith(c.key(), prefix)) {
       std::string_view key = c.key();
       size_t end = key.find('\0', 1);
-      if (end != std::string_view::npos && !c.value().empty()) {
-        auto fields = static_cast<std::uint8_t>(c.value()[0]);
-        WordMatch& m = matches[std::string(key.substr(end + 1))];
-        if (end - 1 == word.size())
-          m.exact |= fields;
-        else
-          m.prefix |= fields;
+      if (end != std::string_view::npos) {
+        std::string_view entry = key.substr(end + 1);
+        if (StartsWith(entry, node_prefix))
+          take(key.substr(1, end - 1), entry, c.value());
       }
       HEARTH_ASSIGN_OR_RETURN(more, c.Next());
     }
-    std::unordered_map<std::string, int> found;
-    found.reserve(matches.size());
-    for (const auto& [entry, m] : matches) found.emplace(entry, WordScore(m));
-    narrow(std::move(found));
+    return Ok();
+  };
+
+  for (const std::string& word : query.words) {
+    std::unordered_map<std::string, std::pair<WordMatch, std::uint64_t>> hits;
+    HEARTH_RETURN_IF_ERROR(
+        scan("w" + word, [&](std::string_view term, std::string_view entry,
+                             std::string_view value) {
+          if (value.empty()) return;
+          auto fields = static_cast<std::uint8_t>(value[0]);
+          auto& [m, members] = hits[std::string(entry)];
+          if (term.size() == word.size())
+            m.exact |= fields;
+          else
+            m.prefix |= fields;
+          members = Members(value.substr(1));
+        }));
+    Candidates more;
+    more.reserve(hits.size());
+    for (const auto& [entry, hit] : hits)
+      more.emplace(entry, Candidate{WordScore(hit.first), hit.second});
+    narrow(std::move(more));
   }
 
   const std::pair<const char*, const std::string*> filters[] = {
@@ -216,67 +230,60 @@ Result<SearchPage> DirectoryIndex::Search(
       {"lang", &query.language},
       {"day", &query.day},
       {"join", &query.join_policy}};
+  auto take_filter = [](Candidates& into) {
+    return [&into](std::string_view, std::string_view entry,
+                   std::string_view value) {
+      into.emplace(std::string(entry), Candidate{0, Members(value)});
+    };
+  };
   for (const auto& [kind, value] : filters) {
     if (value->empty()) continue;
-    HEARTH_ASSIGN_OR_RETURN(auto keys,
-                            Posted(txn, postings_, FilterKey(kind, *value)));
-    std::unordered_map<std::string, int> found;
-    for (auto& k : keys) found.emplace(std::move(k), 0);
-    narrow(std::move(found));
+    Candidates more;
+    HEARTH_RETURN_IF_ERROR(scan(FilterKey(kind, *value), take_filter(more)));
+    narrow(std::move(more));
+  }
+  // No words and no filters: every group (of one node, if asked), found
+  // through the one join posting each group has.
+  if (!found) {
+    found.emplace();
+    HEARTH_RETURN_IF_ERROR(scan("fjoin:", take_filter(*found)));
   }
 
-  // No words and no filters: every group (of one node, if asked).
-  std::vector<std::pair<std::string, DirGroup>> loaded;
-  if (!scores) {
-    scores.emplace();
-    std::string prefix = query.node.empty() ? "" : query.node + kSep;
-    HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, groups_.dbi()));
-    HEARTH_ASSIGN_OR_RETURN(bool more, c.Seek(prefix));
-    while (more && StartsWith(c.key(), prefix)) {
-      HEARTH_ASSIGN_OR_RETURN(auto g, storage::Decode<DirGroup>(c.value()));
-      loaded.emplace_back(std::string(c.key()), std::move(g));
-      HEARTH_ASSIGN_OR_RETURN(more, c.Next());
-    }
-  } else {
-    loaded.reserve(scores->size());
-    for (const auto& [key, score] : *scores) {
-      (void)score;
-      if (!query.node.empty() && HostOf(key) != query.node) continue;
-      HEARTH_ASSIGN_OR_RETURN(auto g, groups_.Get(txn, key));
-      if (g) loaded.emplace_back(key, std::move(*g));
-    }
-  }
-
+  struct Ranked {
+    const std::string* key;
+    Candidate c;
+    const HostView* view;
+  };
   std::unordered_map<std::string, HostView> views;
-  std::vector<SearchHit> hits;
-  hits.reserve(loaded.size());
-  for (auto& [key, g] : loaded) {
+  std::vector<Ranked> ranked;
+  ranked.reserve(found->size());
+  for (const auto& [key, c] : *found) {
     std::string host = HostOf(key);
     auto v = views.find(host);
     if (v == views.end()) v = views.emplace(host, view(host)).first;
-    if (!v->second.visible) continue;
-    auto s = scores->find(key);
-    hits.push_back(SearchHit{std::move(g.group), std::move(host),
-                             s == scores->end() ? 0 : s->second, v->second});
+    if (v->second.visible) ranked.push_back(Ranked{&key, c, &v->second});
   }
-  auto rank = [](const SearchHit& a, const SearchHit& b) {
-    if (a.score != b.score) return a.score > b.score;
-    if (a.view.local != b.view.local) return a.view.local;
-    if (a.view.stale != b.view.stale) return !a.view.stale;
-    if (a.group.member_count != b.group.member_count)
-      return a.group.member_count > b.group.member_count;
-    if (a.group.name != b.group.name) return a.group.name < b.group.name;
-    return a.group.group_id < b.group.group_id;
+  auto before = [](const Ranked& a, const Ranked& b) {
+    if (a.c.score != b.c.score) return a.c.score > b.c.score;
+    if (a.view->local != b.view->local) return a.view->local;
+    if (a.view->stale != b.view->stale) return !a.view->stale;
+    if (a.c.members != b.c.members) return a.c.members > b.c.members;
+    return *a.key < *b.key;
   };
   SearchPage page;
-  page.total = hits.size();
-  size_t end = std::min(hits.size(), query.offset + query.limit);
+  page.total = ranked.size();
+  size_t end = std::min(ranked.size(), query.offset + query.limit);
   if (query.offset < end) {
-    std::partial_sort(hits.begin(), hits.begin() + end, hits.end(), rank);
-    for (size_t i = query.offset; i < end; ++i)
-      page.hits.push_back(std::move(hits[i]));
+    std::partial_sort(ranked.begin(), ranked.begin() + end, ranked.end(),
+                      before);
+    for (size_t i = query.offset; i < end; ++i) {
+      HEARTH_ASSIGN_OR_RETURN(auto g, groups_.Get(txn, *ranked[i].key));
+      if (!g) return Error::Internal("directory: a posting without a group");
+      page.hits.push_back(SearchHit{std::move(g->group), HostOf(*ranked[i].key),
+                                    ranked[i].c.score, *ranked[i].view});
+    }
   }
-  if (end < hits.size()) page.next = end;
+  if (end < ranked.size()) page.next = end;
   return page;
 }
 

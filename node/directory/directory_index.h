@@ -3,9 +3,12 @@
 // Updated incrementally: a merge rewrites only the groups that changed.
 //
 //   hostslug_dirgroup: host 0x00 slug -> DirGroup
-//   term_dirpost:      'w' word 0x00 host 0x00 slug -> field mask (1 byte)
-//                      'f' filter 0x00 host 0x00 slug -> ""
-//                      (filters: topic:T, lang:L, day:D, join:P)
+//   term_dirpost:      'w' word 0x00 host 0x00 slug
+//                          -> field mask (1 byte), member count (u64 BE)
+//                      'f' filter 0x00 host 0x00 slug -> member count
+//                      (filters: topic:T, lang:L, day:D, join:P; every
+//                      group has one join posting)
+// Ranking reads only postings; the groups table is read for the page.
 //   host_dirsource:    host -> DirSource (what we last merged from it)
 #pragma once
 
@@ -97,7 +100,8 @@ class DirectoryIndex {
                    const DirSource& source) const;
 
   // Ranked matches (spec/directory.md §5): score, then this node's
-  // groups, fresh before stale, more members, name. `view` is asked once
+  // groups, fresh before stale, more members, host and slug. `view` is
+  // asked once
   // per host; groups of hosts it does not show are left out.
   Result<SearchPage> Search(
       const storage::Txn& txn, const SearchQuery& query,

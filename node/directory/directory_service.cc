@@ -129,7 +129,8 @@ Result<std::string> DirectoryService::HostDirectory(
 Status DirectoryService::HostNotice(const std::string& origin,
                                     const json& body) {
   auto v = body.find("version");
-  if (!body.is_object() || v == body.end() || !v->is_number_unsigned())
+  if (!body.is_object() || v == body.end() || !v->is_number_integer() ||
+      v->get<std::int64_t>() < 0)
     return Error::Invalid("bad_notice", "a notice is {\"version\": N}");
   std::uint64_t version = v->get<std::uint64_t>();
   HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
