@@ -264,10 +264,11 @@ Status TrustService::VerifySigned(const nlohmann::json& object,
       continue;
     }
     if (key->expired_ts != 0) {
+      // An old key verifies only what it signed before it expired.
       auto ts = object.find("ts");
       if (ts == object.end() || !ts->is_number_integer() ||
-          ts->get<std::int64_t>() >= key->expired_ts) {
-        last = Error::Unauthenticated("unknown_key",
+          ts->get<std::int64_t>() > key->expired_ts) {
+        last = Error::Unauthenticated("expired_key",
                                       id + " of " + origin + " has expired");
         continue;
       }

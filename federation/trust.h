@@ -139,9 +139,9 @@ class TrustService {
   Result<size_t> RefreshKeys();
 
   // Checks `origin`'s signature on a signed object (any of its key ids
-  // that we accept; an expired key only for objects whose `ts`, if any,
-  // is before it expired). Unauthenticated (`unsigned`, `bad_signature`,
-  // `unknown_key`).
+  // that we accept; an expired key only for objects with a `ts` at or
+  // before its expiry). Unauthenticated (`unsigned`, `bad_signature`,
+  // `unknown_key`, `expired_key`).
   Status VerifySigned(const nlohmann::json& object, const std::string& origin);
 
   // Runs inside the transaction that changes a peer's state (nullopt: the

@@ -5,7 +5,7 @@
 #include "common/ids.h"
 #include "federation/canonical_json.h"
 #include "federation/signed_json.h"
-#include "node/groups/group_service.h"
+#include "node/groups/group_fields.h"
 
 namespace hearth::directory {
 

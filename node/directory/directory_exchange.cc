@@ -2,6 +2,8 @@
 // notice to each peer, and pulling peers' documents (spec/directory.md §3).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "node/directory/directory_service.h"
 
 namespace hearth {
@@ -25,6 +27,11 @@ void DirectoryService::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+bool DirectoryService::Stopping() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stop_;
 }
 
 std::vector<std::string> DirectoryService::Peers() const {
@@ -70,7 +77,17 @@ void DirectoryService::Loop() {
         SendNotices(version);
       }
     }
-    for (const std::string& peer : Peers()) {
+    std::vector<std::string> peers = Peers();
+    // Forget peers no longer trusted or limited: trusted again, they are
+    // pulled at once.
+    for (auto it = next_pull_.begin(); it != next_pull_.end();) {
+      if (std::find(peers.begin(), peers.end(), it->first) == peers.end())
+        it = next_pull_.erase(it);
+      else
+        ++it;
+    }
+    for (const std::string& peer : peers) {
+      if (Stopping()) break;
       auto next = next_pull_.find(peer);
       if (!woken.count(peer) && next != next_pull_.end() && now < next->second)
         continue;
@@ -150,6 +167,7 @@ void DirectoryService::RecordFailure(const std::string& peer,
 void DirectoryService::SendNotices(std::uint64_t version) {
   json body = {{"version", version}};
   for (const std::string& peer : Peers()) {
+    if (Stopping()) return;
     auto s = d_.peers.Call(peer, "POST", kNoticePath, &body,
                            /*directory_only=*/true);
     if (!s)

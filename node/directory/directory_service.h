@@ -109,6 +109,7 @@ class DirectoryService {
   void RecordFailure(const std::string& peer, const std::string& error);
   // Trusted and limited peers.
   std::vector<std::string> Peers() const;
+  bool Stopping();
 
   Deps d_;
   directory::DirectoryIndex index_;

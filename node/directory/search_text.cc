@@ -121,7 +121,8 @@ int32_t FoldGreek(int32_t cp) {
     default:
       break;
   }
-  if (cp >= 0x391 && cp <= 0x3a9) return cp + 0x20;
+  // U+03A2 is unassigned; shifted it would be the final sigma.
+  if (cp >= 0x391 && cp <= 0x3a9 && cp != 0x3a2) return cp + 0x20;
   return cp;
 }
 

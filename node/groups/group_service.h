@@ -38,6 +38,7 @@
 #include "federation/peer_requests.h"
 #include "federation/trust.h"
 #include "node/accounts/account_service.h"
+#include "node/groups/group_fields.h"
 #include "node/groups/group_records.h"
 #include "node/sync/sync_stream.h"
 #include "storage/committer.h"
@@ -45,19 +46,6 @@
 #include "storage/table.h"
 
 namespace hearth {
-
-// What a creator or owner sets. For updates, unset fields stay.
-struct GroupSpec {
-  std::optional<std::string> slug;  // create only
-  std::optional<std::string> name;
-  std::optional<std::string> description;
-  std::optional<std::vector<std::string>> topics;
-  std::optional<std::string> language;
-  std::optional<Visibility> visibility;
-  std::optional<JoinPolicy> join_policy;
-  std::optional<std::string> rules;
-  std::optional<std::vector<Meeting>> meetings;
-};
 
 struct GroupView {
   GroupRecord group;
@@ -92,9 +80,6 @@ struct MyGroup {
   MemberState membership = MemberState::kNone;
   Role role = Role::kMember;
 };
-
-// Applies `spec` to `g`, validating every field it sets (400 invalid_*).
-Status ApplyGroupSpec(const GroupSpec& spec, GroupRecord& g);
 
 // Bounds of a post's fields (400 invalid_body, ...).
 Status ValidatePost(const PostRequest& p);
