@@ -258,6 +258,32 @@ int RunNode(const DataDir& dir) {
                         }
                         return samples;
                       });
+  metrics.GaugeFamily(
+      "hearth_directory_groups",
+      "Listed groups held in the directory, by publishing node.", [&directory] {
+        Metrics::Samples samples;
+        auto sources = (*directory)->Sources();
+        if (!sources) return samples;
+        for (const auto& [host, s] : *sources)
+          samples.push_back({{{"node", host}}, double(s.groups)});
+        return samples;
+      });
+  metrics.GaugeFamily(
+      "hearth_directory_last_pull_age_seconds",
+      "Seconds since each peer's directory was last pulled successfully.",
+      [&directory, &clock, &config] {
+        Metrics::Samples samples;
+        auto sources = (*directory)->Sources();
+        if (!sources) return samples;
+        for (const auto& [host, s] : *sources) {
+          if (host == config.server_name) continue;
+          double age = s.last_ok_ts == 0
+                           ? -1
+                           : double(clock.NowMs() - s.last_ok_ts) / 1000;
+          samples.push_back({{{"peer", host}}, age});
+        }
+        return samples;
+      });
   metrics.Gauge("hearth_sync_waiting", "Members waiting in a sync long-poll.",
                 [&hub] { return double(hub.waiting()); });
   metrics.Gauge("hearth_login_throttle_entries",

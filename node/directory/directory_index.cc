@@ -160,6 +160,19 @@ Status DirectoryIndex::PutSource(storage::WriteTxn& txn,
   return sources_.Put(txn, host, source);
 }
 
+Result<std::vector<std::pair<std::string, DirSource>>> DirectoryIndex::Sources(
+    const storage::Txn& txn) const {
+  std::vector<std::pair<std::string, DirSource>> out;
+  HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, sources_.dbi()));
+  HEARTH_ASSIGN_OR_RETURN(bool more, c.First());
+  while (more) {
+    HEARTH_ASSIGN_OR_RETURN(auto s, storage::Decode<DirSource>(c.value()));
+    out.emplace_back(std::string(c.key()), std::move(s));
+    HEARTH_ASSIGN_OR_RETURN(more, c.Next());
+  }
+  return out;
+}
+
 Result<SearchPage> DirectoryIndex::Search(
     const storage::Txn& txn, const SearchQuery& query,
     const std::function<HostView(const std::string&)>& view) const {

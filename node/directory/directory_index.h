@@ -98,6 +98,9 @@ class DirectoryIndex {
                                           const std::string& host) const;
   Status PutSource(storage::WriteTxn& txn, const std::string& host,
                    const DirSource& source) const;
+  // Every source (this node and each peer merged from), by host.
+  Result<std::vector<std::pair<std::string, DirSource>>> Sources(
+      const storage::Txn& txn) const;
 
   // Ranked matches (spec/directory.md §5): score, then this node's
   // groups, fresh before stale, more members, host and slug. `view` is

@@ -144,6 +144,12 @@ Status DirectoryService::HostNotice(const std::string& origin,
   return Ok();
 }
 
+Result<std::vector<std::pair<std::string, DirSource>>>
+DirectoryService::Sources() const {
+  HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
+  return index_.Sources(txn);
+}
+
 Status DirectoryService::PurgeInTxn(storage::WriteTxn& txn,
                                     const std::string& peer) const {
   HEARTH_ASSIGN_OR_RETURN(size_t n, index_.Purge(txn, peer));

@@ -87,6 +87,10 @@ class DirectoryService {
   // invalid_join_policy, invalid_node (400).
   Result<nlohmann::json> Search(const DirectorySearch& search) const;
 
+  // What we hold from each source, for metrics: host -> record.
+  Result<std::vector<std::pair<std::string, directory::DirSource>>> Sources()
+      const;
+
   // --- Trust ----------------------------------------------------------------
   // Drops `peer`'s groups in the caller's transaction (blocking, removal).
   Status PurgeInTxn(storage::WriteTxn& txn, const std::string& peer) const;
