@@ -17,11 +17,13 @@ Status RunChange(const Committer::Change& change, WriteTxn& txn) {
 
 }  // namespace
 
-Status Committer::Run(const Change& change) {
+Status Committer::Run(const Change& change,
+                      const std::function<void()>& queued) {
   Writer self;
   self.change = &change;
   std::unique_lock<std::mutex> lock(mu_);
   queue_.push_back(&self);
+  if (queued) queued();
   self.cv.wait(lock, [&] { return self.done || queue_.front() == &self; });
   if (self.done) return self.result;
 

@@ -29,8 +29,12 @@ class Committer {
   // A change that throws is rolled back alone and fails with Internal.
   // `change` may run more than once (when the map grows mid-batch), so it
   // must only touch the transaction or state it overwrites.
+  // `queued`, if set, runs once the change has its place in the queue and
+  // before it runs: changes queued in order commit in that order, so a
+  // caller may hold a lock of its own until then (the group sequencer).
   // REQUIRES: the calling thread holds no transaction.
-  Status Run(const Change& change);
+  Status Run(const Change& change,
+             const std::function<void()>& queued = nullptr);
 
   // Durable commits, and changes that landed in them (metrics, benchmarks).
   std::uint64_t commits() const;

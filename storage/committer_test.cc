@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "common/encoding.h"
@@ -56,6 +57,42 @@ TEST_F(CommitterTest, ConcurrentChangesShareCommitsAndAllLand) {
   EXPECT_EQ(committer.changes(), std::uint64_t(kThreads * kPerThread));
   // Group commit: with 8 writers waiting on fsync, batches form.
   EXPECT_LT(committer.commits(), committer.changes());
+}
+
+// The group sequencer's contract: numbers taken under a lock that is
+// released once the change is queued commit in number order, each change
+// seeing the one before it.
+TEST_F(CommitterTest, ChangesQueuedUnderALockCommitInTheLocksOrder) {
+  Committer committer(*env_);
+  constexpr int kThreads = 8, kPerThread = 100;
+  std::mutex mu;
+  std::uint64_t next = 1;
+  std::atomic<int> out_of_order{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::unique_lock<std::mutex> lock(mu);
+        std::uint64_t n = next;
+        Status s = committer.Run(
+            [&](WriteTxn& txn) -> Status {
+              // The previous number is already there.
+              auto prev = txn.Get(dbi_, EncodeU64BE(n - 1));
+              if (n > 1 && (!prev || !*prev)) ++out_of_order;
+              return txn.Put(dbi_, EncodeU64BE(n), "");
+            },
+            [&] {
+              next = n + 1;
+              lock.unlock();
+            });
+        EXPECT_TRUE(s);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(out_of_order.load(), 0);
+  EXPECT_EQ(Count(), size_t(kThreads * kPerThread));
+  EXPECT_LT(committer.commits(), std::uint64_t(kThreads * kPerThread));
 }
 
 TEST_F(CommitterTest, AFailedChangeIsRolledBackAloneAndReported) {

@@ -118,75 +118,139 @@ Status GroupService::CheckPoster(const storage::Txn& txn, const GroupRecord& g,
   return Ok();
 }
 
-Result<PostResult> GroupService::AcceptInTxn(
-    storage::WriteTxn& txn, const GroupRecord& g, const json& author_event,
-    const std::string& event_id,
-    const std::optional<std::pair<std::string, std::string>>& author_key,
-    json* accept_out, Effects& fx) {
-  // Accepting is idempotent: a relayed post retried after a lost answer
-  // gets the first accept back.
-  HEARTH_ASSIGN_OR_RETURN(auto seen, txn.Get(t_->by_event, event_id));
-  if (seen) {
-    HEARTH_ASSIGN_OR_RETURN(auto rec, t_->messages.Get(txn, *seen));
-    if (!rec) return Error::Internal("event index points at nothing");
-    if (accept_out) *accept_out = json::parse(rec->accept);
-    return PostResult{event_id, rec->seq};
-  }
-  HEARTH_ASSIGN_OR_RETURN(AuthorEvent a,
-                          ParseAuthorEvent(author_event, g.group_id));
-  HEARTH_ASSIGN_OR_RETURN(std::uint64_t last, LastSeq(txn, g.group_id));
-  std::uint64_t seq = last + 1;
-  std::int64_t now = d_.clock.NowMs();
-  json accept = {{"type", kAcceptType},
-                 {"origin", d_.keys.server_name()},
-                 {"group", g.group_id},
-                 {"seq", seq},
-                 {"ts", now},
-                 {"content", json::object()},
-                 {"event", author_event}};
-  if (author_key)
-    accept["author_key"] = {
-        {author_key->first, Base64Encode(author_key->second)}};
-  HEARTH_RETURN_IF_ERROR(
-      federation::SignJson(accept, d_.keys.server_name(), d_.keys.current()));
-  HEARTH_ASSIGN_OR_RETURN(std::string text, federation::Canonicalize(accept));
-  MessageRecord rec = ToRecord(a, seq, event_id, now, text);
-  std::string key = MessageKey(g.group_id, seq);
-  HEARTH_RETURN_IF_ERROR(t_->messages.Insert(txn, key, rec));
-  HEARTH_RETURN_IF_ERROR(txn.Put(t_->by_event, event_id, key));
+std::shared_ptr<GroupService::Sequencer> GroupService::SequencerFor(
+    const std::string& gid) {
+  std::lock_guard<std::mutex> lock(sequencers_mu_);
+  auto& s = sequencers_[gid];
+  if (!s) s = std::make_shared<Sequencer>();
+  return s;
+}
 
-  // Fan out once to every other node with joined members; wake ours.
-  HEARTH_ASSIGN_OR_RETURN(auto members, Members(txn, g.group_id));
+Result<GroupService::Fanout> GroupService::FanoutOf(
+    const storage::Txn& txn, const std::string& gid) const {
+  HEARTH_ASSIGN_OR_RETURN(auto members, Members(txn, gid));
+  Fanout out;
   std::set<std::string> nodes;
-  std::vector<std::string> local;
   for (const auto& m : members) {
     if (m.state != MemberState::kJoined) continue;
     auto id = MemberId::Parse(m.member_id);
     if (!id) continue;
     if (id->server == d_.keys.server_name()) {
-      local.push_back(m.member_id);
+      out.local.push_back(m.member_id);
     } else {
       nodes.insert(id->server);
     }
   }
-  // Only to peers we still trust: a blocked or limited node's members stay
-  // in the group's list but hear nothing.
-  for (auto it = nodes.begin(); it != nodes.end();) {
-    HEARTH_ASSIGN_OR_RETURN(auto peer, d_.trust.Get(txn, *it));
-    bool ok = peer && peer->state == federation::PeerState::kTrusted;
-    it = ok ? std::next(it) : nodes.erase(it);
+  out.nodes.assign(nodes.begin(), nodes.end());
+  return out;
+}
+
+Result<PostResult> GroupService::Accept(
+    const std::string& group_id, const std::string& poster,
+    const json& author_event, const std::string& event_id,
+    const std::optional<std::pair<std::string, std::string>>& author_key,
+    json* accept_out) {
+  HEARTH_ASSIGN_OR_RETURN(AuthorEvent a,
+                          ParseAuthorEvent(author_event, group_id));
+  std::shared_ptr<Sequencer> sequencer = SequencerFor(group_id);
+  for (int attempt = 0;; ++attempt) {
+    // Everything that needs no seq, before the sequencer and the commit:
+    // the checks (made again inside the commit), who hears of it.
+    Fanout fanout;
+    std::uint64_t stored_last = 0;
+    {
+      HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
+      HEARTH_ASSIGN_OR_RETURN(auto seen, txn.Get(t_->by_event, event_id));
+      if (seen) {
+        HEARTH_ASSIGN_OR_RETURN(auto rec, t_->messages.Get(txn, *seen));
+        if (!rec) return Error::Internal("event index points at nothing");
+        if (accept_out) *accept_out = json::parse(rec->accept);
+        return PostResult{event_id, rec->seq};
+      }
+      HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
+      if (!g) return Error::NotFound("not_found", "no group " + group_id);
+      HEARTH_RETURN_IF_ERROR(CheckPoster(txn, *g, poster));
+      HEARTH_ASSIGN_OR_RETURN(fanout, FanoutOf(txn, group_id));
+      HEARTH_ASSIGN_OR_RETURN(stored_last, LastSeq(txn, group_id));
+    }
+
+    std::unique_lock<std::mutex> lock(sequencer->mu);
+    if (sequencer->next == 0) sequencer->next = stored_last + 1;
+    const std::uint64_t seq = sequencer->next;
+    std::int64_t now = d_.clock.NowMs();
+    json accept = {{"type", kAcceptType},
+                   {"origin", d_.keys.server_name()},
+                   {"group", group_id},
+                   {"seq", seq},
+                   {"ts", now},
+                   {"content", json::object()},
+                   {"event", author_event}};
+    if (author_key)
+      accept["author_key"] = {
+          {author_key->first, Base64Encode(author_key->second)}};
+    HEARTH_RETURN_IF_ERROR(
+        federation::SignJson(accept, d_.keys.server_name(), d_.keys.current()));
+    HEARTH_ASSIGN_OR_RETURN(std::string text, federation::Canonicalize(accept));
+    const MessageRecord rec = ToRecord(a, seq, event_id, now, text);
+    const std::string sync = SyncMessageJson(rec, group_id).dump();
+
+    bool out_of_turn = false;
+    Effects fx;
+    Status stored = d_.committer.Run(
+        [&](storage::WriteTxn& txn) -> Status {
+          fx.Clear();
+          out_of_turn = false;
+          HEARTH_ASSIGN_OR_RETURN(auto seen, txn.Get(t_->by_event, event_id));
+          HEARTH_ASSIGN_OR_RETURN(std::uint64_t last, LastSeq(txn, group_id));
+          if (seen || last + 1 != seq) {
+            // Accepted meanwhile (a retried relay), or an earlier seq was
+            // not stored: start again from what is stored.
+            out_of_turn = true;
+            return Error::Conflict("out_of_turn", "sequence again");
+          }
+          HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
+          if (!g) return Error::NotFound("not_found", "no group " + group_id);
+          HEARTH_RETURN_IF_ERROR(CheckPoster(txn, *g, poster));
+          std::string key = MessageKey(group_id, seq);
+          HEARTH_RETURN_IF_ERROR(t_->messages.Insert(txn, key, rec));
+          HEARTH_RETURN_IF_ERROR(txn.Put(t_->by_event, event_id, key));
+          // Only to peers we still trust: a blocked or limited node's
+          // members stay in the group's list but hear nothing.
+          std::vector<std::string> nodes;
+          for (const auto& node : fanout.nodes) {
+            HEARTH_ASSIGN_OR_RETURN(auto peer, d_.trust.Get(txn, node));
+            if (peer && peer->state == federation::PeerState::kTrusted)
+              nodes.push_back(node);
+          }
+          if (!nodes.empty()) {
+            HEARTH_ASSIGN_OR_RETURN(auto qseq,
+                                    d_.outbox.Enqueue(txn, text, nodes));
+            (void)qseq;
+            fx.senders = true;
+          }
+          return AddSyncItem(txn, SyncItem{group_id, {}, sync}, fanout.local,
+                             fx);
+        },
+        // In the queue: the next post may take the next seq.
+        [&] {
+          sequencer->next = seq + 1;
+          lock.unlock();
+        });
+    if (stored) {
+      Finish(fx);
+      if (accept_out) *accept_out = std::move(accept);
+      return PostResult{event_id, seq};
+    }
+    // This seq was not stored: whoever queued the next one will find it
+    // out of turn and sequence again from the store.
+    {
+      std::lock_guard<std::mutex> relock(sequencer->mu);
+      sequencer->next = 0;
+    }
+    if (!out_of_turn) return stored.error();
+    if (attempt >= 8)
+      return Error::Unavailable("busy", "the group is busy; try again");
   }
-  if (!nodes.empty()) {
-    HEARTH_ASSIGN_OR_RETURN(
-        auto qseq, d_.outbox.Enqueue(txn, text, {nodes.begin(), nodes.end()}));
-    (void)qseq;
-    fx.senders = true;
-  }
-  HEARTH_RETURN_IF_ERROR(AddSyncItem(
-      txn, SyncItem{g.group_id, {}, SyncMessageJson(rec, g.group_id).dump()},
-      local, fx));
-  if (accept_out) *accept_out = std::move(accept);
-  return PostResult{event_id, seq};
 }
 
 Status GroupService::VerifyAccept(const json& accept, const std::string& host) {
@@ -425,16 +489,9 @@ Result<json> GroupService::HostPost(const std::string& origin,
     return Error::Unauthenticated("bad_signature",
                                   "the event is not signed by " + origin);
   json accept;
-  HEARTH_RETURN_IF_ERROR(
-      Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
-        HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
-        if (!g) return Error::NotFound("not_found", "no group " + group_id);
-        HEARTH_RETURN_IF_ERROR(CheckPoster(txn, *g, a.author));
-        HEARTH_ASSIGN_OR_RETURN(
-            auto r, AcceptInTxn(txn, *g, event, event_id, used, &accept, fx));
-        (void)r;
-        return Ok();
-      }));
+  HEARTH_ASSIGN_OR_RETURN(
+      auto r, Accept(group_id, a.author, event, event_id, used, &accept));
+  (void)r;
   return json{{"accept", accept}};
 }
 

@@ -788,17 +788,8 @@ Result<PostResult> GroupService::Post(const Member& m,
     // Our own member in our own group: the host's signature on the accept
     // covers the author's event; there is no second signature to make.
     HEARTH_ASSIGN_OR_RETURN(std::string event_id, federation::EventId(event));
-    PostResult result;
-    HEARTH_RETURN_IF_ERROR(Commit([&](storage::WriteTxn& txn,
-                                      Effects& fx) -> Status {
-      HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
-      if (!g) return Error::NotFound("not_found", "no group " + group_id);
-      HEARTH_RETURN_IF_ERROR(CheckPoster(txn, *g, m.member_id));
-      HEARTH_ASSIGN_OR_RETURN(result, AcceptInTxn(txn, *g, event, event_id,
-                                                  std::nullopt, nullptr, fx));
-      return Ok();
-    }));
-    return result;
+    return Accept(group_id, m.member_id, event, event_id, std::nullopt,
+                  nullptr);
   }
   // A remote group: our signature on the author's event, then the host.
   {

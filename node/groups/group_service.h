@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -212,12 +213,31 @@ class GroupService {
                                 Effects& fx);
   Status LeaveInTxn(storage::WriteTxn& txn, GroupRecord& g,
                     const std::string& member, Effects& fx);
-  // Host: sequence, sign, store and fan out an author's event.
-  Result<PostResult> AcceptInTxn(
-      storage::WriteTxn& txn, const GroupRecord& g,
+  // Host: sequence, sign, store and fan out an author's event, for
+  // `poster` (checked again inside the commit). The seq is taken and the
+  // accept signed under the group's sequencer, outside the commit; the
+  // commit only checks that the seq still follows and stores. A retried
+  // relayed post gets its first accept back. `accept_out`: the accept.
+  Result<PostResult> Accept(
+      const std::string& group_id, const std::string& poster,
       const nlohmann::json& author_event, const std::string& event_id,
       const std::optional<std::pair<std::string, std::string>>& author_key,
-      nlohmann::json* accept_out, Effects& fx);
+      nlohmann::json* accept_out);
+  // Who an accepted post goes to: the local members to wake, and the
+  // trusted nodes with joined members.
+  struct Fanout {
+    std::vector<std::string> local;
+    std::vector<std::string> nodes;
+  };
+  Result<Fanout> FanoutOf(const storage::Txn& txn,
+                          const std::string& gid) const;
+  // The next seq of a group hosted here, once known (0: read it from the
+  // store). Held while a post is signed and queued for commit.
+  struct Sequencer {
+    std::mutex mu;
+    std::uint64_t next = 0;
+  };
+  std::shared_ptr<Sequencer> SequencerFor(const std::string& gid);
   // Receiver: verify and store a host's accept (deduped by seq).
   Status StoreAcceptInTxn(storage::WriteTxn& txn, const nlohmann::json& accept,
                           Effects& fx);
@@ -265,6 +285,9 @@ class GroupService {
 
   Deps d_;
   std::unique_ptr<Tables> t_;
+
+  std::mutex sequencers_mu_;
+  std::map<std::string, std::shared_ptr<Sequencer>> sequencers_;
 
   std::mutex backfill_mu_;
   std::condition_variable backfill_cv_;
