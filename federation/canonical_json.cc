@@ -52,8 +52,8 @@ Result<std::string> Canonicalize(const nlohmann::json& value,
   }
 }
 
-Result<nlohmann::json> ParseCanonical(std::string_view text,
-                                      const JsonLimits& limits) {
+Result<nlohmann::json> ParseJson(std::string_view text,
+                                 const JsonLimits& limits) {
   if (text.size() > limits.max_bytes) {
     return Error::TooLarge("too_large", "JSON of " +
                                             std::to_string(text.size()) +
@@ -79,6 +79,12 @@ Result<nlohmann::json> ParseCanonical(std::string_view text,
   if (too_deep) return Error::Invalid("too_deep", "JSON nests too deeply");
   if (value.is_discarded())
     return Error::Invalid("bad_json", "not valid JSON (or not UTF-8)");
+  return value;
+}
+
+Result<nlohmann::json> ParseCanonical(std::string_view text,
+                                      const JsonLimits& limits) {
+  HEARTH_ASSIGN_OR_RETURN(nlohmann::json value, ParseJson(text, limits));
   HEARTH_ASSIGN_OR_RETURN(std::string canonical, Canonicalize(value, limits));
   if (canonical != text) {
     return NotCanonical(

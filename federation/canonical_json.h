@@ -36,4 +36,9 @@ Result<std::string> Canonicalize(const nlohmann::json& value,
 Result<nlohmann::json> ParseCanonical(std::string_view text,
                                       const JsonLimits& limits = {});
 
+// Parses JSON text, canonical or not, within the same limits (what peers
+// answer): TooLarge (`too_large`); Invalid (`bad_json`, `too_deep`).
+Result<nlohmann::json> ParseJson(std::string_view text,
+                                 const JsonLimits& limits = {});
+
 }  // namespace hearth::federation

@@ -125,14 +125,19 @@ Result<std::string> NodeKeys::KeyDocumentText() const {
 
 Result<std::string> NodeKeys::Rotate(const storage::AuditLog& audit,
                                      const std::string& actor) {
-  std::lock_guard<std::mutex> lock(mu_);
+  // One rotation at a time. `mu_` is held only to swap the keys, never
+  // across the commit: changes running in a commit batch call current().
+  std::lock_guard<std::mutex> rotating(rotate_mu_);
   SigningKey next = SigningKey::Generate();
-  SigningKey previous = keys_.front();
+  SigningKey previous = current();
   // The file first: if we stop before the store is updated, Open()
   // finishes the rotation from the file.
   if (Status s = SaveKeyFile(key_path_, {next, previous}); !s)
     return Error::Internal(s.error().message);
-  keys_ = {next, previous};
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    keys_ = {next, previous};
+  }
   std::int64_t now = clock_.NowMs();
   HEARTH_RETURN_IF_ERROR(committer_.Run([&](storage::WriteTxn& txn) -> Status {
     HEARTH_ASSIGN_OR_RETURN(auto prev, table_.Get(txn, previous.key_id()));

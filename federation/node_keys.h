@@ -90,7 +90,8 @@ class NodeKeys {
   std::string key_path_;
   std::string server_name_;
   const Clock& clock_;
-  mutable std::mutex mu_;
+  std::mutex rotate_mu_;          // serializes Rotate
+  mutable std::mutex mu_;         // guards keys_; never held across a commit
   std::vector<SigningKey> keys_;  // current first
 };
 

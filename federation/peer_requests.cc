@@ -10,7 +10,8 @@ namespace {
 Error PeerError(const std::string& peer, const PeerResponse& res) {
   std::string code = "peer_refused";
   std::string message = peer + " answered " + std::to_string(res.status);
-  auto parsed = nlohmann::json::parse(res.body, nullptr, false);
+  auto answer = ParseJson(res.body);
+  nlohmann::json parsed = answer ? std::move(*answer) : nlohmann::json();
   if (parsed.is_object() && parsed.contains("error") &&
       parsed["error"].is_object()) {
     const auto& e = parsed["error"];
@@ -71,11 +72,15 @@ Result<nlohmann::json> PeerRequests::Call(const std::string& peer,
                       : client_.Post(record->base_url, uri, auth, *text);
   if (!res) return res.error();
   if (res->status >= 200 && res->status < 300) {
-    auto parsed = nlohmann::json::parse(res->body, nullptr, false);
-    if (parsed.is_discarded() || !parsed.is_object())
+    // Bounded depth: a hostile answer must not exhaust the stack of
+    // whatever copies or encodes it later.
+    JsonLimits limits;
+    limits.max_bytes = 32 << 20;
+    auto parsed = ParseJson(res->body, limits);
+    if (!parsed || !parsed->is_object())
       return Error::Unavailable("peer_unreachable",
                                 peer + " answered with something not JSON");
-    return parsed;
+    return std::move(*parsed);
   }
   return PeerError(peer, *res);
 }

@@ -142,7 +142,10 @@ class TrustService {
   // that we accept; an expired key only for objects with a `ts` at or
   // before its expiry). Unauthenticated (`unsigned`, `bad_signature`,
   // `unknown_key`, `expired_key`).
-  Status VerifySigned(const nlohmann::json& object, const std::string& origin);
+  // `allow_expired` false: current keys only (objects whose `ts` the
+  // signer picks freely, or that have none).
+  Status VerifySigned(const nlohmann::json& object, const std::string& origin,
+                      bool allow_expired = true);
 
   // Runs inside the transaction that changes a peer's state (nullopt: the
   // peer is removed), so that what depends on it changes atomically, e.g.

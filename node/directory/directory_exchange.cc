@@ -11,6 +11,12 @@ namespace hearth {
 using nlohmann::json;
 
 Status DirectoryService::Start() {
+  HEARTH_RETURN_IF_ERROR(
+      d_.committer.Run([&](storage::WriteTxn& txn) -> Status {
+        HEARTH_ASSIGN_OR_RETURN(bool rebuilt, index_.RebuildIfStale(txn));
+        if (rebuilt) spdlog::info("directory: search index built");
+        return Ok();
+      }));
   HEARTH_ASSIGN_OR_RETURN(bool changed, Publish());
   (void)changed;
   std::lock_guard<std::mutex> lock(mu_);
@@ -49,51 +55,80 @@ std::vector<std::string> DirectoryService::Peers() const {
   return out;
 }
 
+void DirectoryService::PublishIfDue() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!dirty_ ||
+        d_.clock.NowMs() - dirty_since_ < d_.options.publish_delay_ms)
+      return;
+    dirty_ = false;
+  }
+  auto changed = Publish();
+  if (!changed) {
+    spdlog::warn("directory: publishing failed: {}", changed.error().message);
+    ListingChanged();  // try again
+    return;
+  }
+  if (!*changed) return;
+  std::uint64_t version;
+  {
+    std::lock_guard<std::mutex> doc_lock(doc_mu_);
+    version = version_;
+  }
+  SendNotices(version);
+}
+
+bool DirectoryService::PullDue(const std::string& peer, bool woken,
+                               std::int64_t now) {
+  auto next = next_pull_.find(peer);
+  if (next == next_pull_.end()) {
+    // Never pulled since start, or its groups were purged (blocked or
+    // removed, then trusted again): now.
+    return true;
+  }
+  if (now >= next->second) return true;
+  if (!woken) return false;
+  // A notice pulls at once, but not more often than kNoticeSpacingMs.
+  auto last = last_pull_.find(peer);
+  if (last == last_pull_.end() || now - last->second >= kNoticeSpacingMs)
+    return true;
+  next->second = std::min(next->second, last->second + kNoticeSpacingMs);
+  return false;
+}
+
 void DirectoryService::Loop() {
   // New peers are noticed within a tick; a notice or a change wakes us.
   const std::int64_t tick_ms =
       std::min<std::int64_t>(1000, d_.options.pull_interval_ms);
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
-    std::int64_t now = d_.clock.NowMs();
-    bool publish = dirty_ && now - dirty_since_ >= d_.options.publish_delay_ms;
-    if (publish) dirty_ = false;
     std::set<std::string> woken = std::move(wake_);
     wake_.clear();
     lock.unlock();
 
-    if (publish) {
-      auto changed = Publish();
-      if (!changed) {
-        spdlog::warn("directory: publishing failed: {}",
-                     changed.error().message);
-        ListingChanged();  // try again
-      } else if (*changed) {
-        std::uint64_t version;
-        {
-          std::lock_guard<std::mutex> doc_lock(doc_mu_);
-          version = version_;
-        }
-        SendNotices(version);
-      }
-    }
+    PublishIfDue();
     std::vector<std::string> peers = Peers();
-    // Forget peers no longer trusted or limited: trusted again, they are
-    // pulled at once.
+    std::set<std::string> sourced;
+    if (auto sources = Sources()) {
+      for (const auto& [host, source] : *sources) sourced.insert(host);
+    }
+    // Forget the schedule of peers that are no longer trusted or limited,
+    // or whose groups were purged: they are pulled at once when due again.
     for (auto it = next_pull_.begin(); it != next_pull_.end();) {
-      if (std::find(peers.begin(), peers.end(), it->first) == peers.end())
-        it = next_pull_.erase(it);
-      else
-        ++it;
+      bool keep =
+          std::find(peers.begin(), peers.end(), it->first) != peers.end() &&
+          sourced.count(it->first);
+      it = keep ? std::next(it) : next_pull_.erase(it);
     }
     for (const std::string& peer : peers) {
       if (Stopping()) break;
-      auto next = next_pull_.find(peer);
-      if (!woken.count(peer) && next != next_pull_.end() && now < next->second)
-        continue;
+      std::int64_t now = d_.clock.NowMs();
+      if (!PullDue(peer, woken.count(peer) > 0, now)) continue;
       if (auto s = Pull(peer); !s)
         spdlog::debug("directory: pulling {}: {}", peer, s.error().message);
+      last_pull_[peer] = now;
       next_pull_[peer] = d_.clock.NowMs() + d_.options.pull_interval_ms;
+      PublishIfDue();  // our own changes do not wait for a slow round
     }
 
     lock.lock();

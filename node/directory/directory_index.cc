@@ -104,6 +104,40 @@ Result<DirectoryIndex> DirectoryIndex::Open(storage::Env& env) {
   return index;
 }
 
+Result<bool> DirectoryIndex::RebuildIfStale(storage::WriteTxn& txn) const {
+  const std::string version_key = "v";
+  HEARTH_ASSIGN_OR_RETURN(auto stored, txn.Get(postings_, version_key));
+  if (stored && DecodeU64BE(*stored) == kTextRulesVersion) return false;
+  std::vector<std::string> keys;
+  {
+    HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, postings_));
+    HEARTH_ASSIGN_OR_RETURN(bool more, c.First());
+    while (more) {
+      keys.emplace_back(c.key());
+      HEARTH_ASSIGN_OR_RETURN(more, c.Next());
+    }
+  }
+  for (const auto& k : keys) {
+    HEARTH_ASSIGN_OR_RETURN(bool existed, txn.Delete(postings_, k));
+    (void)existed;
+  }
+  std::vector<std::pair<std::string, GroupRecord>> groups;
+  {
+    HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, groups_.dbi()));
+    HEARTH_ASSIGN_OR_RETURN(bool more, c.First());
+    while (more) {
+      HEARTH_ASSIGN_OR_RETURN(auto g, storage::Decode<DirGroup>(c.value()));
+      groups.emplace_back(std::string(c.key()), std::move(g.group));
+      HEARTH_ASSIGN_OR_RETURN(more, c.Next());
+    }
+  }
+  for (const auto& [key, g] : groups)
+    HEARTH_RETURN_IF_ERROR(PutPostings(txn, postings_, key, g));
+  HEARTH_RETURN_IF_ERROR(
+      txn.Put(postings_, version_key, EncodeU64BE(kTextRulesVersion)));
+  return true;
+}
+
 Result<MergeStats> DirectoryIndex::Replace(
     storage::WriteTxn& txn, const std::string& host,
     const std::vector<GroupRecord>& groups) const {
@@ -291,7 +325,12 @@ Result<SearchPage> DirectoryIndex::Search(
                       before);
     for (size_t i = query.offset; i < end; ++i) {
       HEARTH_ASSIGN_OR_RETURN(auto g, groups_.Get(txn, *ranked[i].key));
-      if (!g) return Error::Internal("directory: a posting without a group");
+      if (!g) {
+        // A posting left behind (cannot happen while the text rules stay
+        // as they were indexed with; Open rebuilds when they change).
+        --page.total;
+        continue;
+      }
       page.hits.push_back(SearchHit{std::move(g->group), HostOf(*ranked[i].key),
                                     ranked[i].c.score, *ranked[i].view});
     }

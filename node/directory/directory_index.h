@@ -8,6 +8,7 @@
 //                      'f' filter 0x00 host 0x00 slug -> member count
 //                      (filters: topic:T, lang:L, day:D, join:P; every
 //                      group has one join posting)
+//                      'v' -> the text rules version (u64 BE)
 // Ranking reads only postings; the groups table is read for the page.
 //   host_dirsource:    host -> DirSource (what we last merged from it)
 #pragma once
@@ -91,6 +92,9 @@ class DirectoryIndex {
   // Makes `groups` (all hosted on `host`) the whole of `host`'s listing.
   Result<MergeStats> Replace(storage::WriteTxn& txn, const std::string& host,
                              const std::vector<GroupRecord>& groups) const;
+  // Rebuilds every posting from the stored groups if they were made with
+  // other text rules than kTextRulesVersion. Returns whether it did.
+  Result<bool> RebuildIfStale(storage::WriteTxn& txn) const;
   // Drops `host`'s groups and source record. Returns how many groups.
   Result<size_t> Purge(storage::WriteTxn& txn, const std::string& host) const;
 

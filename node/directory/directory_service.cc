@@ -68,6 +68,12 @@ void DirectoryService::ListingChanged() {
 
 Result<bool> DirectoryService::Publish() {
   HEARTH_ASSIGN_OR_RETURN(auto hosted, d_.groups.ListedGroups());
+  if (hosted.size() > directory::kMaxListedGroups) {
+    // Peers refuse a larger document whole: list the first ones by id.
+    spdlog::warn("directory: {} public groups; only the first {} are listed",
+                 hosted.size(), directory::kMaxListedGroups);
+    hosted.resize(directory::kMaxListedGroups);
+  }
   std::vector<GroupRecord> listing;
   listing.reserve(hosted.size());
   std::string encoded;
@@ -152,8 +158,16 @@ DirectoryService::Sources() const {
 
 Status DirectoryService::PurgeInTxn(storage::WriteTxn& txn,
                                     const std::string& peer) const {
-  HEARTH_ASSIGN_OR_RETURN(size_t n, index_.Purge(txn, peer));
-  if (n > 0) spdlog::info("directory: purged {} groups of {}", n, peer);
+  if (peer == d_.keys.server_name()) return Ok();  // never our own listing
+  auto n = index_.Purge(txn, peer);
+  if (!n) {
+    // The map must grow: the committer runs the change again. Any other
+    // failure must not stop the block; search hides the peer anyway.
+    if (storage::IsMapFull(n.error())) return n.error();
+    spdlog::error("directory: purging {}: {}", peer, n.error().message);
+    return Ok();
+  }
+  if (*n > 0) spdlog::info("directory: purged {} groups of {}", *n, peer);
   return Ok();
 }
 
@@ -241,7 +255,9 @@ Result<json> DirectoryService::Search(const DirectorySearch& s) const {
 
 Result<directory::MergeStats> DirectoryService::Merge(const std::string& peer,
                                                       const json& document) {
-  HEARTH_RETURN_IF_ERROR(d_.trust.VerifySigned(document, peer));
+  // Current keys only: the document carries no time of signing.
+  HEARTH_RETURN_IF_ERROR(
+      d_.trust.VerifySigned(document, peer, /*allow_expired=*/false));
   size_t skipped = 0;
   HEARTH_ASSIGN_OR_RETURN(auto doc,
                           directory::ParseDirectory(document, peer, &skipped));

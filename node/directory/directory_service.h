@@ -108,7 +108,12 @@ class DirectoryService {
  private:
   explicit DirectoryService(Deps deps, directory::DirectoryIndex index)
       : d_(std::move(deps)), index_(std::move(index)) {}
+  // A notice pulls its peer at once, but at most this often.
+  static constexpr std::int64_t kNoticeSpacingMs = 2000;
   void Loop();
+  void PublishIfDue();
+  // Whether the exchange thread should pull `peer` now.
+  bool PullDue(const std::string& peer, bool woken, std::int64_t now);
   void SendNotices(std::uint64_t version);
   void RecordFailure(const std::string& peer, const std::string& error);
   // Trusted and limited peers.
@@ -129,8 +134,10 @@ class DirectoryService {
   bool stop_ = true;
   bool dirty_ = false;
   std::int64_t dirty_since_ = 0;
-  std::set<std::string> wake_;                     // peers that sent a notice
-  std::map<std::string, std::int64_t> next_pull_;  // exchange thread only
+  std::set<std::string> wake_;  // peers that sent a notice
+  // The exchange thread's own schedule.
+  std::map<std::string, std::int64_t> next_pull_;
+  std::map<std::string, std::int64_t> last_pull_;
   std::thread thread_;
 };
 

@@ -131,14 +131,21 @@ int32_t FoldCyrillic(int32_t cp) {
     cp += 0x20;
   else if (cp >= 0x400 && cp <= 0x40f)
     cp += 0x50;
+  // Cyrillic Supplement pairs (Ukrainian Ґ, Kazakh Қ, ...): uppercase
+  // even, lowercase odd; from U+04C1 to U+04CE the other way round.
+  else if ((cp >= 0x460 && cp <= 0x481) || (cp >= 0x48a && cp <= 0x4bf) ||
+           (cp >= 0x4d0 && cp <= 0x4ff))
+    cp |= 1;
+  else if (cp >= 0x4c1 && cp <= 0x4ce && (cp & 1))
+    cp += 1;
   if (cp == 0x451) return 0x435;  // ё -> е
   return cp;
 }
 
 bool IsCombiningMark(int32_t cp) {
-  return (cp >= 0x300 && cp <= 0x36f) || (cp >= 0x1ab0 && cp <= 0x1aff) ||
-         (cp >= 0x1dc0 && cp <= 0x1dff) || (cp >= 0x20d0 && cp <= 0x20ff) ||
-         (cp >= 0xfe20 && cp <= 0xfe2f);
+  return (cp >= 0x300 && cp <= 0x36f) || (cp >= 0x483 && cp <= 0x489) ||
+         (cp >= 0x1ab0 && cp <= 0x1aff) || (cp >= 0x1dc0 && cp <= 0x1dff) ||
+         (cp >= 0x20d0 && cp <= 0x20ff) || (cp >= 0xfe20 && cp <= 0xfe2f);
 }
 
 // Letters and digits after folding (folding leaves only these ASCII ones).

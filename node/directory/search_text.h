@@ -10,6 +10,11 @@
 
 namespace hearth::directory {
 
+// The version of these rules (and of the postings built with them,
+// directory_index.cc). Bump it with any change to what Fold, Words or the
+// postings produce: the index is rebuilt on the next start.
+constexpr std::uint64_t kTextRulesVersion = 1;
+
 // Longest indexed word, in bytes; longer words are cut (on a character
 // boundary), in documents and queries alike, so they still match.
 constexpr size_t kMaxWordBytes = 32;

@@ -18,6 +18,7 @@ TEST(SearchTextTest, FoldsCaseAndAccents) {
   EXPECT_EQ(Fold("ΆΓΧΟΣ"), "αγχοσ");
   EXPECT_EQ(Fold("άγχος"), "αγχοσ");
   EXPECT_EQ(Fold("ТРЕВОГА Ёлка"), "тревога елка");
+  EXPECT_EQ(Fold("ҐАНОК Қазақ"), "ґанок қазақ");  // Cyrillic Supplement
   // Other scripts pass unchanged.
   EXPECT_EQ(Fold("悲しみ"), "悲しみ");
 }

@@ -377,7 +377,14 @@ Result<json> GroupService::HostGetGroup(const std::string& origin,
     }
     if (!known) return Error::NotFound("not_found", "no group " + group_id);
   }
-  return GroupJson(*g);
+  json out = GroupJson(*g);
+  // A node whose members cannot join (limited, or pending in open
+  // federation) learns no meeting links: as in the directory.
+  HEARTH_ASSIGN_OR_RETURN(auto peer, d_.trust.Get(txn, origin));
+  if (!peer || peer->state != federation::PeerState::kTrusted) {
+    for (auto& m : out["meetings"]) m.erase("link");
+  }
+  return out;
 }
 
 namespace {

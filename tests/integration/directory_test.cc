@@ -10,7 +10,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/clock.h"
 #include "common/encoding.h"
+#include "federation/node_keys.h"
+#include "federation/request_auth.h"
 #include "tests/support/node_process.h"
 
 namespace hearth::testing {
@@ -183,10 +186,27 @@ TEST_F(DirectoryTest, PrivateAndUnlistedGroupsNeverLeaveTheirNode) {
       EXPECT_TRUE(Find(*node, token, q, unlisted).is_null()) << q;
     }
   }
-  // Nor does the document a peer fetches list them.
+  // Nor does the document a peer fetches: b asks a for it, signed.
   auto res = a_.Client()->Get("/_hearth/v1/directory");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 401);  // peers only, signed
+  auto keys = federation::LoadKeyFile(b_.data_dir() + "/node.key");
+  ASSERT_TRUE(keys);
+  auto auth = federation::SignRequest(keys->front(), "b.test", "a.test", "GET",
+                                      "/_hearth/v1/directory",
+                                      SystemClock().NowMs(), nullptr);
+  res = a_.Client()->Get("/_hearth/v1/directory", {{"Authorization", *auth}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  json doc = json::parse(res->body);
+  EXPECT_EQ(doc["server_name"], "a.test");
+  EXPECT_TRUE(doc["signatures"].contains("a.test"));
+  ASSERT_EQ(doc["groups"].size(), 1u) << res->body;
+  EXPECT_EQ(doc["groups"][0]["group_id"], open);
+  EXPECT_EQ(res->body.find("meet.example"), std::string::npos)
+      << "meeting links never leave the node";
+  EXPECT_EQ(res->body.find("Hidden"), std::string::npos);
+  EXPECT_EQ(res->body.find("Quiet"), std::string::npos);
 
   // A public group made private disappears from the others.
   Answer r = Call(a_, "PATCH", G(open), alice_, {{"visibility", "private"}});
