@@ -51,24 +51,11 @@ class DirectoryTest : public ::testing::Test {
                            directory};
   }
   void SetUp() override {
-    for (auto* n : {&a_, &b_, &c_}) {
-      std::string error;
-      ASSERT_TRUE(n->Start(&error)) << error;
-    }
-    ASSERT_EQ(PeerNodes(a_, b_), "");
-    ASSERT_EQ(PeerNodes(a_, c_), "");
-    ASSERT_EQ(PeerNodes(b_, c_), "");
-    alice_ = Register(a_, "alice");
-    bob_ = Register(b_, "bob");
-    cara_ = Register(c_, "cara");
-  }
-
-  std::string Register(NodeProcess& n, const std::string& handle) {
-    Answer r =
-        Call(n, "POST", "/api/v1/accounts", "",
-             {{"handle", handle}, {"password", "correct horse battery"}});
-    EXPECT_EQ(r.status, 201) << r.body.dump();
-    return r.status == 201 ? r.body["token"].get<std::string>() : "";
+    ASSERT_EQ(StartAndPeer({&a_, &b_, &c_}), "");
+    alice_ = RegisterMember(a_, "alice");
+    bob_ = RegisterMember(b_, "bob");
+    cara_ = RegisterMember(c_, "cara");
+    ASSERT_FALSE(alice_.empty() || bob_.empty() || cara_.empty());
   }
 
   std::string Create(NodeProcess& n, const std::string& token,

@@ -54,24 +54,11 @@ class GroupsTest : public ::testing::Test {
                            "retry_max_s = 1\n"};
   }
   void SetUp() override {
-    for (auto* n : {&a_, &b_, &c_}) {
-      std::string error;
-      ASSERT_TRUE(n->Start(&error)) << error;
-    }
-    ASSERT_EQ(PeerNodes(a_, b_), "");
-    ASSERT_EQ(PeerNodes(a_, c_), "");
-    ASSERT_EQ(PeerNodes(b_, c_), "");
-    alice_ = Register(a_, "alice");
-    bob_ = Register(b_, "bob");
-    cara_ = Register(c_, "cara");
-  }
-
-  std::string Register(NodeProcess& n, const std::string& handle) {
-    Answer r =
-        Call(n, "POST", "/api/v1/accounts", "",
-             {{"handle", handle}, {"password", "correct horse battery"}});
-    EXPECT_EQ(r.status, 201) << r.body.dump();
-    return r.status == 201 ? r.body["token"].get<std::string>() : "";
+    ASSERT_EQ(StartAndPeer({&a_, &b_, &c_}), "");
+    alice_ = RegisterMember(a_, "alice");
+    bob_ = RegisterMember(b_, "bob");
+    cara_ = RegisterMember(c_, "cara");
+    ASSERT_FALSE(alice_.empty() || bob_.empty() || cara_.empty());
   }
 
   std::string CreateGroup(const std::string& slug, const std::string& policy,
@@ -280,7 +267,7 @@ TEST_F(GroupsTest, ABannedRemoteMembersPostsAreRefusedByTheHost) {
 TEST_F(GroupsTest, AccessControlRefusesNonMembersAndForeignNodes) {
   std::string priv = CreateGroup("private-room", "invite", "private");
   std::string pub = CreateGroup("open-room", "open");
-  std::string dave = Register(a_, "dave");
+  std::string dave = RegisterMember(a_, "dave");
   // A private group does not exist for a non-member, locally or remotely.
   EXPECT_EQ(Call(a_, "GET", G(priv), dave).status, 404);
   EXPECT_EQ(Call(a_, "GET", G(priv) + "/messages", dave).status, 404);
@@ -459,7 +446,7 @@ TEST_F(GroupsTest, ConversationsNeedConsentAndABlockStopsDelivery) {
            {{"body", "are you there?"}});
   EXPECT_EQ(r.status, 201);  // a is not told
   // A later message from a's outbox to b proves the blocked one was handled.
-  std::string dave = Register(a_, "dave");
+  std::string dave = RegisterMember(a_, "dave");
   ASSERT_EQ(Call(a_, "POST", C("@bob@b.test") + "/messages", dave,
                  {{"body", "hello from dave"}})
                 .status,
@@ -481,7 +468,7 @@ TEST_F(GroupsTest, ConversationsNeedConsentAndABlockStopsDelivery) {
 }
 
 TEST_F(GroupsTest, ConversationsOnOneNodeFollowTheSameRules) {
-  std::string dave = Register(a_, "dave");
+  std::string dave = RegisterMember(a_, "dave");
   Answer r = Call(a_, "POST", C("@dave@a.test") + "/messages", alice_,
                   {{"body", "hello neighbour"}});
   ASSERT_EQ(r.status, 201) << r.body.dump();
@@ -566,7 +553,7 @@ TEST_F(GroupsTest, GroupInputIsValidated) {
   EXPECT_EQ(Call(a_, "GET", "/api/v1/groups/not-a-group", alice_).status, 400);
   EXPECT_EQ(Call(a_, "GET", G("!nope@a.test"), alice_).status, 404);
   // Only the owner updates.
-  std::string dave = Register(a_, "dave");
+  std::string dave = RegisterMember(a_, "dave");
   EXPECT_EQ(
       Call(a_, "PATCH", G("!fine@a.test"), dave, {{"name", "Mine"}}).status,
       403);

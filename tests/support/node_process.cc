@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -290,6 +291,31 @@ Answer Call(NodeProcess& n, const std::string& method, const std::string& path,
                            : c->Post(path.c_str(), h, text, "application/json");
   if (!res) return {};
   return {res->status, nlohmann::json::parse(res->body, nullptr, false)};
+}
+
+std::string StartAndPeer(const std::vector<NodeProcess*>& nodes) {
+  for (NodeProcess* n : nodes) {
+    std::string error;
+    if (!n->Start(&error)) return error;
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (size_t j = i + 1; j < nodes.size(); ++j) {
+      std::string problem = PeerNodes(*nodes[i], *nodes[j]);
+      if (!problem.empty()) return problem;
+    }
+  }
+  return "";
+}
+
+std::string RegisterMember(NodeProcess& n, const std::string& handle) {
+  Answer r = Call(n, "POST", "/api/v1/accounts", "",
+                  {{"handle", handle}, {"password", "correct horse battery"}});
+  if (r.status != 201 || !r.body.contains("token")) {
+    std::fprintf(stderr, "registering %s: %d %s\n", handle.c_str(), r.status,
+                 r.body.dump().c_str());
+    return "";
+  }
+  return r.body["token"].get<std::string>();
 }
 
 }  // namespace hearth::testing

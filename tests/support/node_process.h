@@ -119,6 +119,14 @@ httplib::Result GetWithToken(httplib::Client& c, const std::string& path,
 bool WaitFor(const std::function<bool()>& pred,
              std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+// Starts every node and peers each pair (PeerNodes). Returns an empty
+// string, or what went wrong.
+std::string StartAndPeer(const std::vector<NodeProcess*>& nodes);
+
+// Registers `handle` on `n` (open registration) and returns its session
+// token, or "" (the reason printed to stderr).
+std::string RegisterMember(NodeProcess& n, const std::string& handle);
+
 // A member API call: the status (0 on no answer) and the JSON body.
 struct Answer {
   int status = 0;
