@@ -113,7 +113,11 @@ void Report::Print(const std::string& baseline_path, bool save) const {
                 f.unit.c_str(), prev.c_str(), change.c_str());
   }
   if (save) {
-    std::ofstream(baseline_path) << now.dump(2) << "\n";
+    // Figures this run did not measure (a partial --phases run) keep their
+    // previous values.
+    nlohmann::json merged = previous;
+    for (const auto& [name, value] : now.items()) merged[name] = value;
+    std::ofstream(baseline_path) << merged.dump(2) << "\n";
     std::printf("\nsaved as the new baseline: %s\n", baseline_path.c_str());
   } else {
     std::printf("\n(baseline: %s; pass --save to replace it)\n",
