@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "common/clock.h"
 #include "common/encoding.h"
@@ -96,6 +97,20 @@ class DirectoryTest : public ::testing::Test {
     return json();
   }
 
+  // `to`'s directory document as `from` asks for it (signed with its key).
+  static httplib::Result FetchDocument(NodeProcess& from,
+                                       const std::string& from_name,
+                                       NodeProcess& to,
+                                       const std::string& to_name,
+                                       const std::string& query) {
+    auto keys = federation::LoadKeyFile(from.data_dir() + "/node.key");
+    std::string path = "/_hearth/v1/directory" + query;
+    auto auth =
+        federation::SignRequest(keys->front(), from_name, to_name, "GET", path,
+                                SystemClock().NowMs(), nullptr);
+    return to.Client()->Get(path.c_str(), {{"Authorization", *auth}});
+  }
+
   NodeProcess a_{Options("a.test")};
   NodeProcess b_{Options("b.test")};
   NodeProcess c_{Options("c.test")};
@@ -177,12 +192,7 @@ TEST_F(DirectoryTest, PrivateAndUnlistedGroupsNeverLeaveTheirNode) {
   auto res = a_.Client()->Get("/_hearth/v1/directory");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 401);  // peers only, signed
-  auto keys = federation::LoadKeyFile(b_.data_dir() + "/node.key");
-  ASSERT_TRUE(keys);
-  auto auth = federation::SignRequest(keys->front(), "b.test", "a.test", "GET",
-                                      "/_hearth/v1/directory",
-                                      SystemClock().NowMs(), nullptr);
-  res = a_.Client()->Get("/_hearth/v1/directory", {{"Authorization", *auth}});
+  res = FetchDocument(b_, "b.test", a_, "a.test", "");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   json doc = json::parse(res->body);
@@ -203,6 +213,50 @@ TEST_F(DirectoryTest, PrivateAndUnlistedGroupsNeverLeaveTheirNode) {
   ASSERT_TRUE(
       WaitFor([&] { return Find(c_, cara_, "q=circle", open).is_null(); }));
   EXPECT_TRUE(Find(a_, alice_, "q=circle", open).is_null());
+}
+
+TEST_F(DirectoryTest, VersionsGrowOnlyWithListedChangesAndSurviveRestarts) {
+  std::string gid = Create(a_, alice_, "steady", "Steady Circle");
+  auto version = [&](const std::string& query = "") -> json {
+    auto res = FetchDocument(c_, "c.test", a_, "a.test", query);
+    if (!res || res->status != 200) return json();
+    return json::parse(res->body)["version"];
+  };
+  // Wait for the publish of the new group.
+  ASSERT_TRUE(WaitFor([&] {
+    auto res = FetchDocument(c_, "c.test", a_, "a.test", "");
+    return res && res->body.find("Steady Circle") != std::string::npos;
+  }));
+  json v1 = version();
+  ASSERT_TRUE(v1.is_number_unsigned());
+  // "Only if newer": the same version answers a small "not changed".
+  auto res =
+      FetchDocument(c_, "c.test", a_, "a.test",
+                    "?newer_than=" + std::to_string(v1.get<std::uint64_t>()));
+  ASSERT_TRUE(res);
+  EXPECT_EQ(json::parse(res->body),
+            json({{"changed", false}, {"version", v1}}));
+  // Rules are not listed: no new version. A restart: the same version.
+  Answer r = Call(a_, "PATCH", G(gid), alice_, {{"rules", "be gentle"}});
+  ASSERT_EQ(r.status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_EQ(version(), v1);
+  ASSERT_EQ(a_.Stop(), 0);
+  std::string error;
+  ASSERT_TRUE(a_.Start(&error)) << error;
+  EXPECT_EQ(version(), v1);
+  // A listed change: a greater version, and the old one is "older".
+  r = Call(a_, "PATCH", G(gid), alice_, {{"description", "calm and slow"}});
+  ASSERT_EQ(r.status, 200);
+  ASSERT_TRUE(WaitFor([&] {
+    json v = version();
+    return v.is_number_unsigned() &&
+           v.get<std::uint64_t>() > v1.get<std::uint64_t>();
+  }));
+  res = FetchDocument(c_, "c.test", a_, "a.test",
+                      "?newer_than=" + std::to_string(v1.get<std::uint64_t>()));
+  ASSERT_TRUE(res);
+  EXPECT_NE(res->body.find("calm and slow"), std::string::npos);
 }
 
 TEST_F(DirectoryTest, ABlockedPeersGroupsVanishAtOnce) {
