@@ -130,7 +130,6 @@ Result<GroupService::Fanout> GroupService::FanoutOf(
     const storage::Txn& txn, const std::string& gid) const {
   HEARTH_ASSIGN_OR_RETURN(auto members, Members(txn, gid));
   Fanout out;
-  std::set<std::string> nodes;
   for (const auto& m : members) {
     if (m.state != MemberState::kJoined) continue;
     auto id = MemberId::Parse(m.member_id);
@@ -138,10 +137,9 @@ Result<GroupService::Fanout> GroupService::FanoutOf(
     if (id->server == d_.keys.server_name()) {
       out.local.push_back(m.member_id);
     } else {
-      nodes.insert(id->server);
+      out.nodes[id->server].push_back(m.member_id);
     }
   }
-  out.nodes.assign(nodes.begin(), nodes.end());
   return out;
 }
 
@@ -157,7 +155,6 @@ Result<PostResult> GroupService::Accept(
     // Everything that needs no seq, before the sequencer and the commit:
     // the checks (made again inside the commit), who hears of it.
     Fanout fanout;
-    std::uint64_t stored_last = 0;
     {
       HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
       HEARTH_ASSIGN_OR_RETURN(auto seen, txn.Get(t_->by_event, event_id));
@@ -171,12 +168,20 @@ Result<PostResult> GroupService::Accept(
       if (!g) return Error::NotFound("not_found", "no group " + group_id);
       HEARTH_RETURN_IF_ERROR(CheckPoster(txn, *g, poster));
       HEARTH_ASSIGN_OR_RETURN(fanout, FanoutOf(txn, group_id));
-      HEARTH_ASSIGN_OR_RETURN(stored_last, LastSeq(txn, group_id));
     }
 
     std::unique_lock<std::mutex> lock(sequencer->mu);
-    if (sequencer->next == 0) sequencer->next = stored_last + 1;
+    if (sequencer->next == 0) {
+      // Read under the mutex: every post of an earlier generation queued
+      // before the failure that reset us has committed, and those after
+      // it will fail, so what is stored now is where to go on from.
+      HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
+      HEARTH_ASSIGN_OR_RETURN(std::uint64_t stored_last,
+                              LastSeq(txn, group_id));
+      sequencer->next = stored_last + 1;
+    }
     const std::uint64_t seq = sequencer->next;
+    const std::uint64_t generation = sequencer->generation;
     std::int64_t now = d_.clock.NowMs();
     json accept = {{"type", kAcceptType},
                    {"origin", d_.keys.server_name()},
@@ -214,13 +219,23 @@ Result<PostResult> GroupService::Accept(
           std::string key = MessageKey(group_id, seq);
           HEARTH_RETURN_IF_ERROR(t_->messages.Insert(txn, key, rec));
           HEARTH_RETURN_IF_ERROR(txn.Put(t_->by_event, event_id, key));
-          // Only to peers we still trust: a blocked or limited node's
-          // members stay in the group's list but hear nothing.
+          // Only to peers we still trust (a blocked or limited node's
+          // members stay in the group's list but hear nothing), and that
+          // still have a joined member: one banned or gone since step 1
+          // must not get what follows.
           std::vector<std::string> nodes;
-          for (const auto& node : fanout.nodes) {
+          for (const auto& [node, joined] : fanout.nodes) {
             HEARTH_ASSIGN_OR_RETURN(auto peer, d_.trust.Get(txn, node));
-            if (peer && peer->state == federation::PeerState::kTrusted)
-              nodes.push_back(node);
+            if (!peer || peer->state != federation::PeerState::kTrusted)
+              continue;
+            for (const auto& member : joined) {
+              HEARTH_ASSIGN_OR_RETURN(auto r,
+                                      GetMembership(txn, group_id, member));
+              if (r && r->state == MemberState::kJoined) {
+                nodes.push_back(node);
+                break;
+              }
+            }
           }
           if (!nodes.empty()) {
             HEARTH_ASSIGN_OR_RETURN(auto qseq,
@@ -243,10 +258,12 @@ Result<PostResult> GroupService::Accept(
     }
     // This seq was not stored: whoever queued the next one will find it
     // out of turn and sequence again from the store.
-    {
-      std::lock_guard<std::mutex> relock(sequencer->mu);
+    if (!lock.owns_lock()) lock.lock();
+    if (sequencer->generation == generation) {
       sequencer->next = 0;
+      ++sequencer->generation;
     }
+    lock.unlock();
     if (!out_of_turn) return stored.error();
     if (attempt >= 8)
       return Error::Unavailable("busy", "the group is busy; try again");

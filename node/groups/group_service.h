@@ -224,10 +224,10 @@ class GroupService {
       const std::optional<std::pair<std::string, std::string>>& author_key,
       nlohmann::json* accept_out);
   // Who an accepted post goes to: the local members to wake, and the
-  // trusted nodes with joined members.
+  // other nodes with their joined members.
   struct Fanout {
     std::vector<std::string> local;
-    std::vector<std::string> nodes;
+    std::map<std::string, std::vector<std::string>> nodes;
   };
   Result<Fanout> FanoutOf(const storage::Txn& txn,
                           const std::string& gid) const;
@@ -236,6 +236,10 @@ class GroupService {
   struct Sequencer {
     std::mutex mu;
     std::uint64_t next = 0;
+    // Grows each time `next` is forgotten: a post that fails forgets it
+    // only if nobody did since it took its seq (so a post sequenced
+    // afresh is not undone by an older failure).
+    std::uint64_t generation = 0;
   };
   std::shared_ptr<Sequencer> SequencerFor(const std::string& gid);
   // Receiver: verify and store a host's accept (deduped by seq).
