@@ -58,6 +58,14 @@ void PrintLine(const LoadResult& r) {
       r.name.c_str(), r.ok, r.failed, r.per_second(), r.p50_ms, r.p99_ms);
 }
 
+// Prints the node's CPU over a load run; returns microseconds per call.
+double PrintNodeCpu(double cpu_seconds, const LoadResult& r) {
+  double per_call = cpu_seconds * 1e6 / std::max<size_t>(r.ok, 1);
+  std::printf("  node CPU %.0f%% of a core, %.0f us per post\n",
+              cpu_seconds / r.seconds * 100, per_call);
+  return per_call;
+}
+
 void PrintLatency(const std::string& name, const Percentiles& p,
                   size_t expected, size_t dups) {
   std::printf(
@@ -425,11 +433,8 @@ int main(int argc, char** argv) {
     double cpu = hearth::bench::ProcessCpuSeconds(a.pid()) - cpu0;
     PrintLine(posts);
     report.Add(posts);
-    std::printf("  node CPU %.0f%% of a core, %.0f us per post\n",
-                cpu / posts.seconds * 100,
-                cpu * 1e6 / std::max<size_t>(posts.ok, 1));
-    report.Add("group post node CPU", cpu * 1e6 / std::max<size_t>(posts.ok, 1),
-               "us/post", false);
+    report.Add("group post node CPU", PrintNodeCpu(cpu, posts), "us/post",
+               false);
     double ratio =
         bare.per_second() > 0 ? posts.per_second() / bare.per_second() : 0;
     std::printf("  posts/s / bare httplib rate = %.3f (goal >= 0.5)\n", ratio);
@@ -643,9 +648,7 @@ int main(int argc, char** argv) {
     double cpu = hearth::bench::ProcessCpuSeconds(m.pid()) - cpu0;
     PrintLine(loaded);
     report.Add(loaded);
-    std::printf("  node CPU %.0f%% of a core, %.0f us per post\n",
-                cpu / loaded.seconds * 100,
-                cpu * 1e6 / std::max<size_t>(loaded.ok, 1));
+    PrintNodeCpu(cpu, loaded);
     if (posts.per_second() > 0)
       std::printf("  post rate with waiters / without (phase 2) = %.3f\n",
                   loaded.per_second() / posts.per_second());

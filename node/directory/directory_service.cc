@@ -8,6 +8,7 @@
 #include "common/ids.h"
 #include "node/directory/directory_document.h"
 #include "node/directory/search_text.h"
+#include "node/groups/group_fields.h"
 #include "storage/codec.h"
 
 namespace hearth {
@@ -30,19 +31,6 @@ GroupRecord Listed(const GroupRecord& g) {
     out.meetings.push_back(Meeting{m.weekday, m.time, m.timezone, ""});
   out.member_count = g.member_count;
   return out;
-}
-
-bool IsWeekday(const std::string& d) {
-  static const char* const kDays[] = {"monday",   "tuesday", "wednesday",
-                                      "thursday", "friday",  "saturday",
-                                      "sunday"};
-  return std::find(std::begin(kDays), std::end(kDays), d) != std::end(kDays);
-}
-
-bool IsLanguageTag(const std::string& l) {
-  if (l.size() < 2 || l.size() > 16) return false;
-  return std::all_of(l.begin(), l.end(),
-                     [](char c) { return (c >= 'a' && c <= 'z') || c == '-'; });
 }
 
 }  // namespace
@@ -188,7 +176,7 @@ Result<json> DirectoryService::Search(const DirectorySearch& s) const {
   }
   if (!s.language.empty()) {
     q.language = directory::Fold(s.language);
-    if (!IsLanguageTag(q.language))
+    if (!IsLanguage(q.language))
       return Error::Invalid("invalid_language",
                             "language is a tag such as en or pt-br");
   }

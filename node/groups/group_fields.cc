@@ -17,6 +17,21 @@ bool IsPrintable(const std::string& s, bool allow_newlines) {
 
 }  // namespace
 
+bool IsLanguage(const std::string& l) {
+  if (l.size() < 2 || l.size() > 16) return false;
+  for (char c : l) {
+    if (!((c >= 'a' && c <= 'z') || c == '-')) return false;
+  }
+  return true;
+}
+
+bool IsWeekday(const std::string& d) {
+  static const char* const kDays[] = {"monday",   "tuesday", "wednesday",
+                                      "thursday", "friday",  "saturday",
+                                      "sunday"};
+  return std::find(std::begin(kDays), std::end(kDays), d) != std::end(kDays);
+}
+
 Status CheckText(const std::string& field, const std::string& value, size_t min,
                  size_t max, bool multiline) {
   if (value.size() < min || value.size() > max ||
@@ -39,20 +54,8 @@ bool IsTopic(const std::string& t) {
   return true;
 }
 
-bool IsLanguage(const std::string& l) {
-  if (l.size() < 2 || l.size() > 16) return false;
-  for (char c : l) {
-    if (!((c >= 'a' && c <= 'z') || c == '-')) return false;
-  }
-  return true;
-}
-
 Status CheckMeeting(const Meeting& m) {
-  static const char* const kDays[] = {"monday",   "tuesday", "wednesday",
-                                      "thursday", "friday",  "saturday",
-                                      "sunday"};
-  if (std::find(std::begin(kDays), std::end(kDays), m.weekday) ==
-      std::end(kDays))
+  if (!IsWeekday(m.weekday))
     return Error::Invalid("invalid_meetings",
                           "a meeting's weekday is monday to sunday");
   bool time_ok = m.time.size() == 5 && m.time[2] == ':' && isdigit(m.time[0]) &&

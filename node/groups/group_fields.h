@@ -28,6 +28,11 @@ struct GroupSpec {
 // Applies `spec` to `g`, validating every field it sets (400 invalid_*).
 Status ApplyGroupSpec(const GroupSpec& spec, GroupRecord& g);
 
+// A language tag: 2-16 of [a-z-] ("en", "pt-br").
+bool IsLanguage(const std::string& l);
+// "monday" .. "sunday".
+bool IsWeekday(const std::string& d);
+
 // `value` is min..max bytes without control characters (newlines and
 // tabs allowed if `multiline`); else 400 invalid_<field>.
 Status CheckText(const std::string& field, const std::string& value, size_t min,
