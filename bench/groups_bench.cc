@@ -293,15 +293,20 @@ class RawWaiters {
   size_t answered_count_ = 0;
 };
 
-// hearth_sync_waiting from the node's /metrics (-1 if unreadable).
-double SyncWaiting(NodeProcess& node) {
+// One unlabelled sample from the node's /metrics (-1 if unreadable).
+double Metric(NodeProcess& node, const std::string& name) {
   auto c = node.AdminClient();
   auto res =
       c->Get("/metrics", {{"Authorization", "Bearer " + node.admin_token()}});
   if (!res || res->status != 200) return -1;
-  auto pos = res->body.find("\nhearth_sync_waiting ");
+  std::string line = "\n" + name + " ";
+  auto pos = res->body.find(line);
   if (pos == std::string::npos) return -1;
-  return std::atof(res->body.c_str() + pos + 21);
+  return std::atof(res->body.c_str() + pos + line.size());
+}
+
+double SyncWaiting(NodeProcess& node) {
+  return Metric(node, "hearth_sync_waiting");
 }
 
 // The first sync of each member (no cursor), from 8 connections: its
@@ -427,6 +432,8 @@ int main(int argc, char** argv) {
     }
     hearth::bench::JoinMany({posters.begin() + 1, posters.end()}, local_gid);
     double cpu0 = hearth::bench::ProcessCpuSeconds(a.pid());
+    double commits0 = Metric(a, "hearth_storage_commits_total");
+    double changes0 = Metric(a, "hearth_storage_changes_total");
     posts =
         RunLoad("group post (durable)", "127.0.0.1", a.port(), posters_n,
                 std::chrono::seconds(4), 100000000, PostOp(posters, local_gid));
@@ -435,6 +442,14 @@ int main(int argc, char** argv) {
     report.Add(posts);
     report.Add("group post node CPU", PrintNodeCpu(cpu, posts), "us/post",
                false);
+    double commits = Metric(a, "hearth_storage_commits_total") - commits0;
+    double changes = Metric(a, "hearth_storage_changes_total") - changes0;
+    if (commits > 0) {
+      std::printf("  %.0f durable commits, %.2f changes each\n", commits,
+                  changes / commits);
+      report.Add("group post changes per commit", changes / commits, "changes",
+                 true);
+    }
     double ratio =
         bare.per_second() > 0 ? posts.per_second() / bare.per_second() : 0;
     std::printf("  posts/s / bare httplib rate = %.3f (goal >= 0.5)\n", ratio);

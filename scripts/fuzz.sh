@@ -12,7 +12,8 @@ CXX=clang++ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DHEARTH_FUZZ=ON >/dev/null
 cmake --build "$build" -j2
 
-for target in canonical_json_fuzz inbound_txn_fuzz directory_document_fuzz; do
+for target in canonical_json_fuzz inbound_txn_fuzz directory_document_fuzz \
+    http_request_fuzz; do
   name="${target%_fuzz}"
   corpus="$build/corpus/$name"
   mkdir -p "$corpus"

@@ -16,11 +16,11 @@ Result<nlohmann::json> Request::JsonBody() const {
 }
 
 Result<std::string> Request::BearerToken() const {
-  auto it = raw.headers.find("Authorization");
-  if (it == raw.headers.end())
+  const std::string* header = raw.Header("Authorization");
+  if (!header)
     return Error::Unauthenticated("missing_token",
                                   "an Authorization: Bearer token is required");
-  const std::string& v = it->second;
+  const std::string& v = *header;
   constexpr std::string_view kPrefix = "Bearer ";
   if (v.size() <= kPrefix.size() || v.compare(0, kPrefix.size(), kPrefix) != 0)
     return Error::Unauthenticated(
@@ -29,8 +29,9 @@ Result<std::string> Request::BearerToken() const {
 }
 
 std::optional<std::string> Request::Query(const std::string& name) const {
-  if (!raw.has_param(name.c_str())) return std::nullopt;
-  return raw.get_param_value(name.c_str());
+  const std::string* v = raw.Query(name);
+  if (!v) return std::nullopt;
+  return *v;
 }
 
 Result<std::string> RequiredString(const nlohmann::json& body,

@@ -1,9 +1,7 @@
-// What a handler returns, and the request it gets. Handlers never touch
-// httplib's response; node/http/server.cc writes replies and errors in one
+// What a handler returns, and the request it gets. Handlers never write
+// to the connection; node/http/server.cc writes replies and errors in one
 // place.
 #pragma once
-
-#include <httplib.h>
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -11,6 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "node/http/request_parser.h"
 
 namespace hearth::http {
 
@@ -28,7 +27,7 @@ struct Reply {
 };
 
 struct Request {
-  const httplib::Request& raw;
+  const RawRequest& raw;
   std::vector<std::string> params;  // percent-decoded path parameters
   std::string remote_addr;
 

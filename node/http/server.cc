@@ -1,31 +1,182 @@
 #include "node/http/server.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <thread>
+#include <exception>
 
 #include "node/http/errors.h"
 
 namespace hearth::http {
 namespace {
 
-// `challenge`: the auth scheme a 401 asks for ("Bearer" for members and
-// admins, "Hearth" for the federation endpoints).
-void WriteError(const Error& error, httplib::Response& res,
-                const char* challenge = "Bearer") {
-  res.status = StatusFor(error.kind);
-  res.set_content(ErrorBody(error), "application/json");
-  if (error.kind == ErrorKind::kRateLimited)
-    res.set_header("Retry-After",
-                   std::to_string((error.retry_after_ms + 999) / 1000));
-  if (error.kind == ErrorKind::kUnauthenticated)
-    res.set_header("WWW-Authenticate", challenge);
+using SteadyClock = std::chrono::steady_clock;
+
+const char* Reason(int status) {
+  switch (status) {
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 422:
+      return "Unprocessable Content";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Status";
+  }
+}
+
+void SetTimeout(int fd, int option, int seconds) {
+  timeval tv{};
+  tv.tv_sec = seconds;
+  ::setsockopt(fd, SOL_SOCKET, option, &tv, sizeof tv);
+}
+
+std::string PeerAddress(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    return "";
+  char text[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+  } else if (addr.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+  }
+  return text;
+}
+
+// Sends all of `parts` (one sendmsg in the common case). False if the peer
+// went away or the write timed out.
+bool SendAll(int fd, std::string_view a, std::string_view b = {}) {
+  iovec iov[2] = {{const_cast<char*>(a.data()), a.size()},
+                  {const_cast<char*>(b.data()), b.size()}};
+  int first = 0, count = b.empty() ? 1 : 2;
+  while (first < count) {
+    msghdr msg{};
+    msg.msg_iov = iov + first;
+    msg.msg_iovlen = size_t(count - first);
+    ssize_t n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    size_t left = size_t(n);
+    while (first < count && left >= iov[first].iov_len) {
+      left -= iov[first].iov_len;
+      ++first;
+    }
+    if (first < count) {
+      iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + left;
+      iov[first].iov_len -= left;
+    }
+  }
+  return true;
+}
+
+// Closing right after an error answer while the client still sends (the
+// rest of a refused body) would make the kernel reset the connection, and
+// the client could lose the answer. Stop sending, then read and drop what
+// comes for a bounded time and amount, as servers do ("lingering close").
+void LingeringClose(int fd) {
+  ::shutdown(fd, SHUT_WR);
+  timeval tv{};
+  tv.tv_usec = 200 * 1000;
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  auto deadline = SteadyClock::now() + std::chrono::seconds(2);
+  size_t dropped = 0;
+  char sink[16384];
+  while (SteadyClock::now() < deadline && dropped < (16u << 20)) {
+    ssize_t n = ::recv(fd, sink, sizeof sink, 0);
+    if (n > 0) {
+      dropped += size_t(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      break;  // the client closed too, or went quiet
+    }
+  }
+}
+
+// The status line and header fields of a response.
+std::string Head(int status, const std::string& content_type,
+                 size_t content_length,
+                 const std::vector<std::pair<std::string, std::string>>& extra,
+                 bool keep_alive, bool http10) {
+  std::string head;
+  head.reserve(160);
+  head += "HTTP/1.1 ";
+  head += std::to_string(status);
+  head += ' ';
+  head += Reason(status);
+  head += "\r\nContent-Type: ";
+  head += content_type;
+  head += "\r\nContent-Length: ";
+  head += std::to_string(content_length);
+  head += "\r\nCache-Control: no-store\r\n";
+  for (const auto& [k, v] : extra) {
+    head += k;
+    head += ": ";
+    head += v;
+    head += "\r\n";
+  }
+  if (!keep_alive) {
+    head += "Connection: close\r\n";
+  } else if (http10) {
+    head += "Connection: keep-alive\r\n";
+  }
+  head += "\r\n";
+  return head;
 }
 
 }  // namespace
@@ -38,183 +189,283 @@ Server::Server(ServerOptions options, Router router, Metrics& metrics)
                     "HTTP requests by listener, route, method and status.");
   metrics_.Describe("hearth_http_request_duration_seconds", "histogram",
                     "HTTP request latency by listener and route.");
-
-  int threads = options_.threads;
-  server_.new_task_queue = [threads] {
-    return new httplib::ThreadPool(threads);
-  };
-  server_.set_tcp_nodelay(true);
-  server_.set_keep_alive_max_count(options_.keep_alive_max_requests);
-  server_.set_keep_alive_timeout(options_.keep_alive_timeout_s);
-  server_.set_read_timeout(options_.read_timeout_s, 0);
-  server_.set_write_timeout(options_.write_timeout_s, 0);
-  server_.set_payload_max_length(options_.max_body_bytes);
-  // httplib's default sets SO_REUSEPORT, which lets a second process bind
-  // the same port and take a share of the connections. Only SO_REUSEADDR.
-  server_.set_socket_options([this](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    listen_fd_ = sock;
-  });
-
-  auto handler = [this](const httplib::Request& req, httplib::Response& res) {
-    Dispatch(req, res);
-  };
-  server_.Get(".*", handler);
-  server_.Post(".*", handler);
-  server_.Put(".*", handler);
-  server_.Patch(".*", handler);
-  server_.Delete(".*", handler);
-  server_.Options(".*", handler);
-  // A request with neither Content-Length nor Transfer-Encoding has no body
-  // (RFC 9112 6.3), but httplib would read POST/PUT/PATCH bodies until the
-  // read timeout. Dispatch those at once with the empty body.
-  server_.set_pre_routing_handler(
-      [this](const httplib::Request& req, httplib::Response& res) {
-        bool body_method = req.method == "POST" || req.method == "PUT" ||
-                           req.method == "PATCH";
-        if (body_method && !req.has_header("Content-Length") &&
-            !req.has_header("Transfer-Encoding")) {
-          Dispatch(req, res);
-          return httplib::Server::HandlerResponse::Handled;
-        }
-        return httplib::Server::HandlerResponse::Unhandled;
-      });
-
-  // Responses that httplib makes itself (413 body too large, 400 bad
-  // request line, ...) get our JSON body too.
-  server_.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request&, httplib::Response& res) {
-        if (!res.body.empty())
-          return httplib::Server::HandlerResponse::Unhandled;
-        res.set_content(ErrorBody(ErrorForStatus(res.status)),
-                        "application/json");
-        return httplib::Server::HandlerResponse::Handled;
-      }));
-  server_.set_exception_handler(
-      [name = options_.name](const httplib::Request& req,
-                             httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "unknown";
-        try {
-          if (ep) std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {
-        }
-        spdlog::error("{}: {}: exception: {}", name, req.method, what);
-        WriteError(Error::Internal(what), res);
-      });
 }
 
 Server::~Server() {
-  // Stop() was called by whoever runs Serve(); a server that was bound but
-  // never served has nothing to wait for.
-  if (server_.is_running()) server_.stop();
+  Stop();
+  if (!workers_.empty()) {
+    // Serve() was never allowed to finish (its owner is going away).
+    std::lock_guard<std::mutex> lock(mu_);
+    workers_stop_ = true;
+    cv_.notify_all();
+  }
+  for (auto& t : workers_)
+    if (t.joinable()) t.join();
+  for (int fd : open_) ::close(fd);
+  if (listen_fd_ >= 0) ::close(listen_fd_);
 }
 
 Status Server::Bind() {
-  errno = 0;
-  bool bound = false;
-  if (options_.port == 0) {
-    port_ = server_.bind_to_any_port(options_.host);
-    bound = port_ > 0;
-  } else if (server_.bind_to_port(options_.host, options_.port)) {
-    port_ = options_.port;
-    bound = true;
+  auto fail = [&](int err) {
+    std::string why = err == EADDRINUSE      ? "address already in use"
+                      : err == EACCES        ? "permission denied"
+                      : err == EADDRNOTAVAIL ? "address not available here"
+                      : err != 0             ? std::strerror(err)
+                                             : "cannot bind";
+    return Error::Invalid("listen_failed",
+                          "cannot listen on " + options_.host + ":" +
+                              std::to_string(options_.port) + " (" +
+                              options_.name + " listener): " + why);
+  };
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  std::string port = std::to_string(options_.port);
+  if (int rc =
+          ::getaddrinfo(options_.host.c_str(), port.c_str(), &hints, &found);
+      rc != 0) {
+    return Error::Invalid("listen_failed",
+                          "cannot listen on " + options_.host + ":" + port +
+                              " (" + options_.name +
+                              " listener): " + ::gai_strerror(rc));
   }
-  if (bound) {
-    // Debian's libcpp-httplib listens with a backlog of 5 (compiled in):
-    // members reconnecting at once after a restart would lose handshakes
-    // (measured: 16-46 of 1,000 sequential connects). Listening again on
-    // the bound socket raises it; the kernel caps it at somaxconn.
-    if (listen_fd_ >= 0) ::listen(listen_fd_, options_.listen_backlog);
-    return Ok();
+  int err = 0;
+  for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                      ai->ai_protocol);
+    if (fd < 0) {
+      err = errno;
+      continue;
+    }
+    int yes = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+        ::listen(fd, options_.listen_backlog) == 0) {
+      listen_fd_ = fd;
+      break;
+    }
+    err = errno;
+    ::close(fd);
   }
-  int err = errno;
-  std::string why = err == EADDRINUSE      ? "address already in use"
-                    : err == EACCES        ? "permission denied"
-                    : err == EADDRNOTAVAIL ? "address not available here"
-                    : err != 0             ? std::strerror(err)
-                                           : "cannot bind";
-  return Error::Invalid("listen_failed",
-                        "cannot listen on " + options_.host + ":" +
-                            std::to_string(options_.port) + " (" +
-                            options_.name + " listener): " + why);
+  ::freeaddrinfo(found);
+  if (listen_fd_ < 0) return fail(err);
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  port_ = addr.ss_family == AF_INET6
+              ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+              : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  return Ok();
 }
 
 void Server::Serve() {
-  if (!stopping_) server_.listen_after_bind();
-  served_ = true;
+  for (int i = 0; i < std::max(1, options_.threads); ++i)
+    workers_.emplace_back([this] { Work(); });
+  while (!stopping_) {
+    int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (stopping_) break;
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+          errno == ENOMEM) {
+        // Out of descriptors or memory: the connection waits in the
+        // backlog; try again shortly rather than spin.
+        spdlog::warn("{}: accept: {}", options_.name, std::strerror(errno));
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        continue;
+      }
+      spdlog::error("{}: accept: {}", options_.name, std::strerror(errno));
+      break;
+    }
+    int yes = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
+    SetTimeout(fd, SO_RCVTIMEO, options_.keep_alive_timeout_s);
+    SetTimeout(fd, SO_SNDTIMEO, options_.write_timeout_s);
+    std::lock_guard<std::mutex> lock(mu_);
+    open_.insert(fd);
+    if (stopping_) ::shutdown(fd, SHUT_RD);  // Stop() missed it
+    pending_.push_back(fd);
+    cv_.notify_one();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    workers_stop_ = true;
+    cv_.notify_all();
+  }
+  for (auto& t : workers_) t.join();
+  workers_.clear();
 }
 
 void Server::Stop() {
   stopping_ = true;
-  // httplib's stop() does nothing until listen has begun, so a stop that
-  // races a start would be lost and the serving thread never return. Wait
-  // until serving began (then stop it) or Serve() gave up.
-  while (!server_.is_running() && !served_) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  if (server_.is_running()) server_.stop();
+  std::lock_guard<std::mutex> lock(mu_);
+  // Wakes accept() (it fails at once) and every read that waits for a
+  // request; a request being handled still gets its answer.
+  if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
+  for (int fd : open_) ::shutdown(fd, SHUT_RD);
 }
 
-std::string Server::ClientAddress(const httplib::Request& req) const {
-  const auto& proxies = options_.trusted_proxies;
-  if (std::find(proxies.begin(), proxies.end(), req.remote_addr) ==
-      proxies.end()) {
-    return req.remote_addr;
+void Server::Work() {
+  while (true) {
+    int fd = -1;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return !pending_.empty() || workers_stop_; });
+      if (pending_.empty()) return;
+      fd = pending_.front();
+      pending_.pop_front();
+    }
+    if (!stopping_) ServeConnection(fd);
+    std::lock_guard<std::mutex> lock(mu_);
+    open_.erase(fd);
+    ::close(fd);
   }
-  std::string forwarded = req.get_header_value("X-Forwarded-For");
+}
+
+void Server::ServeConnection(int fd) {
+  const std::string peer = PeerAddress(fd);
+  const ParseLimits limits{.max_body_bytes = options_.max_body_bytes};
+  std::string buf;
+  RawRequest req;
+  size_t served = 0;
+  while (!stopping_) {
+    // Read until one request is whole. The socket's receive timeout is the
+    // keep-alive timeout: an idle connection closes after it; a request
+    // under way may take up to the read timeout in all.
+    const auto deadline =
+        SteadyClock::now() + std::chrono::seconds(options_.read_timeout_s);
+    bool sent_continue = false;
+    ParseResult parsed;
+    size_t need = 0;
+    while (true) {
+      if (!buf.empty() && buf.size() >= need) {
+        parsed = ParseRequest(buf, limits, &req);
+        if (parsed.state != ParseResult::kNeedMore) break;
+        need = parsed.need;
+        if (parsed.expect_continue && !sent_continue) {
+          if (!SendAll(fd, "HTTP/1.1 100 Continue\r\n\r\n")) return;
+          sent_continue = true;
+        }
+      }
+      size_t old = buf.size();
+      size_t want = std::max<size_t>(16384, need > old ? need - old : 0);
+      buf.resize(old + want);
+      ssize_t n = ::recv(fd, buf.data() + old, want, 0);
+      buf.resize(old + size_t(std::max<ssize_t>(n, 0)));
+      if (n > 0) continue;
+      if (n == 0) return;  // closed (or shut down by Stop)
+      if (errno == EINTR) continue;
+      if ((errno == EAGAIN || errno == EWOULDBLOCK) && !buf.empty() &&
+          SteadyClock::now() < deadline && !stopping_)
+        continue;  // a slow request: keep reading until the read timeout
+      return;      // idle past the keep-alive timeout, or an error
+    }
+    if (parsed.state == ParseResult::kError) {
+      // The rest of the bytes cannot be framed: answer and close.
+      std::string body = ErrorBody(Error::Invalid(parsed.code, parsed.message));
+      std::string head = Head(parsed.status, "application/json", body.size(),
+                              {}, false, false);
+      if (SendAll(fd, head, body)) LingeringClose(fd);
+      metrics_.Add("hearth_http_requests_total",
+                   {{"listener", options_.name},
+                    {"route", "unparsed"},
+                    {"method", "-"},
+                    {"status", std::to_string(parsed.status)}});
+      return;
+    }
+    ++served;
+    Response res = Dispatch(req, peer);
+    // After the handler: a stop meanwhile closes the connection.
+    bool keep_alive = req.keep_alive && !stopping_ &&
+                      served < options_.keep_alive_max_requests;
+    bool head_only = req.method == "HEAD";
+    std::string head = Head(res.status, res.content_type, res.body.size(),
+                            res.headers, keep_alive, req.minor_version == 0);
+    // One send: a response split in two segments costs the peer a second
+    // wake-up (and, over loopback, the kernel a second round).
+    bool sent = (head_only || res.body.size() > 8192)
+                    ? SendAll(fd, head, head_only ? "" : res.body)
+                    : SendAll(fd, head + res.body);
+    if (!sent || !keep_alive) return;
+    buf.erase(0, parsed.consumed);
+  }
+}
+
+std::string Server::ClientAddress(const RawRequest& raw,
+                                  const std::string& peer) const {
+  const auto& proxies = options_.trusted_proxies;
+  if (std::find(proxies.begin(), proxies.end(), peer) == proxies.end())
+    return peer;
+  std::string forwarded = raw.HeaderValue("X-Forwarded-For");
   auto comma = forwarded.rfind(',');
   std::string last =
       comma == std::string::npos ? forwarded : forwarded.substr(comma + 1);
   auto begin = last.find_first_not_of(' ');
   auto end = last.find_last_not_of(' ');
-  if (begin == std::string::npos) return req.remote_addr;
+  if (begin == std::string::npos) return peer;
   return last.substr(begin, end - begin + 1);
 }
 
-void Server::Dispatch(const httplib::Request& req, httplib::Response& res) {
-  auto start = std::chrono::steady_clock::now();
+Server::Response Server::Dispatch(const RawRequest& raw,
+                                  const std::string& peer) {
+  auto start = SteadyClock::now();
   std::string route = "unmatched";
-  // Route on the raw request target: httplib's req.path is already
-  // percent-decoded, and decoding ids twice would turn %2540 into '@' and
-  // an encoded '/' into a path separator.
-  std::string_view path = req.target;
-  path = path.substr(0, path.find('?'));
-  auto match = router_.Find(req.method, path);
+  Response res;
+  auto write_error = [&](const Error& error) {
+    res.status = StatusFor(error.kind);
+    res.content_type = "application/json";
+    res.body = ErrorBody(error);
+    if (error.kind == ErrorKind::kRateLimited)
+      res.headers.emplace_back(
+          "Retry-After", std::to_string((error.retry_after_ms + 999) / 1000));
+    if (error.kind == ErrorKind::kUnauthenticated)
+      res.headers.emplace_back(
+          "WWW-Authenticate",
+          raw.target.rfind("/_hearth/", 0) == 0 ? "Hearth" : "Bearer");
+  };
+  // Route on the raw request target: decoding ids twice would turn %2540
+  // into '@' and an encoded '/' into a path separator.
+  auto match = router_.Find(raw.method, raw.Path());
   if (!match) {
-    WriteError(match.error(), res);
+    write_error(match.error());
   } else {
     route = match->route->pattern;
-    Request request{req, std::move(match->params), ClientAddress(req)};
-    Result<Reply> reply = match->route->handler(request);
+    Request request{raw, std::move(match->params), ClientAddress(raw, peer)};
+    Result<Reply> reply = Error::Internal("no reply");
+    try {
+      reply = match->route->handler(request);
+    } catch (const std::exception& e) {
+      reply = Error::Internal(std::string("exception: ") + e.what());
+    } catch (...) {
+      reply = Error::Internal("exception");
+    }
     if (reply) {
       res.status = reply->status;
-      res.set_content(std::move(reply->body), reply->content_type);
+      res.body = std::move(reply->body);
+      res.content_type = std::move(reply->content_type);
     } else {
       const Error& e = reply.error();
       if (e.kind == ErrorKind::kInternal) {
-        spdlog::error("{}: {} {}: {}", options_.name, req.method, route,
+        spdlog::error("{}: {} {}: {}", options_.name, raw.method, route,
                       e.message);
       }
-      WriteError(e, res,
-                 req.path.rfind("/_hearth/", 0) == 0 ? "Hearth" : "Bearer");
+      write_error(e);
     }
   }
-  res.set_header("Cache-Control", "no-store");
   double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
+      std::chrono::duration<double>(SteadyClock::now() - start).count();
   metrics_.Add("hearth_http_requests_total",
                {{"listener", options_.name},
                 {"route", route},
-                {"method", req.method},
+                {"method", raw.method},
                 {"status", std::to_string(res.status)}});
   metrics_.Observe("hearth_http_request_duration_seconds",
                    {{"listener", options_.name}, {"route", route}}, seconds);
-  spdlog::debug("{}: {} {} -> {} ({:.2f} ms)", options_.name, req.method, route,
+  spdlog::debug("{}: {} {} -> {} ({:.2f} ms)", options_.name, raw.method, route,
                 res.status, seconds * 1000);
+  return res;
 }
 
 }  // namespace hearth::http

@@ -1,22 +1,36 @@
-// One HTTP listener: cpp-httplib configured for real traffic, our router,
-// the error model and request metrics.
+// One HTTP/1.1 listener: our own small server (sockets, a pool of
+// threads, keep-alive, request_parser.h), our router, the error model and
+// request metrics.
 //
-// cpp-httplib traps (measured, see DESIGN.md): TCP_NODELAY is on (otherwise
-// Nagle plus delayed ACKs stall each response ~40 ms); keep-alive allows
-// many requests per connection; the worker pool is sized at run time (a
-// pool thread owns a connection for its whole life); SO_REUSEPORT is off so
-// a second node cannot silently share the port.
+// Why not cpp-httplib's server (the clients still use cpp-httplib): on
+// this machine its server spends about 75 us of CPU per request (a poll
+// before every read, two sends per response, regex routing, snprintf
+// headers) where a plain blocking loop spends about 15; measured in
+// bench/groups_bench phase 1 and spec/http.md. That is a fifth of a group
+// post's CPU and most of a sync round trip's.
+//
+// The model is unchanged: a pool thread owns a connection for its life
+// (handlers block: group commit, long-poll sync), so `threads` bounds the
+// connections served at once and further ones wait in the accept queue.
+// TCP_NODELAY is on (one send per response, so no Nagle stall); the
+// listening socket has SO_REUSEADDR only, not SO_REUSEPORT, so a second
+// node cannot silently share the port.
 #pragma once
 
-#include <httplib.h>
-
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "common/metrics.h"
 #include "common/result.h"
+#include "node/http/request_parser.h"
 #include "node/http/router.h"
 
 namespace hearth::http {
@@ -28,9 +42,9 @@ struct ServerOptions {
   int threads = 64;
   size_t max_body_bytes = 1 << 20;
   size_t keep_alive_max_requests = 100000;
-  // Also bounds shutdown: httplib lets an idle keep-alive connection sit
-  // this long before its worker notices the server stopped.
+  // How long an idle keep-alive connection (and its thread) is kept.
   int keep_alive_timeout_s = 5;
+  // A request must arrive whole within this, however slowly it trickles.
   int read_timeout_s = 30;
   int write_timeout_s = 30;
   int listen_backlog = 4096;
@@ -44,31 +58,50 @@ class Server {
  public:
   Server(ServerOptions options, Router router, Metrics& metrics);
   ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
 
   // Binds the listening socket. Fails with a message naming the address
   // and the reason (e.g. "address already in use").
   Status Bind();
   // Serves until Stop(). REQUIRES: Bind() succeeded, and Serve() is
-  // called once, on its own thread.
+  // called once, on its own thread. Returns once the requests in flight
+  // are answered.
   void Serve();
-  // Stops accepting; in-flight requests finish. Safe from any thread.
+  // Stops accepting and closes idle connections; requests in flight
+  // finish. Safe from any thread, before or during Serve().
   void Stop();
 
   int port() const { return port_; }
   const ServerOptions& options() const { return options_; }
 
  private:
-  void Dispatch(const httplib::Request& req, httplib::Response& res);
-  std::string ClientAddress(const httplib::Request& req) const;
+  struct Response {
+    int status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+  };
+
+  void Work();
+  void ServeConnection(int fd);
+  Response Dispatch(const RawRequest& raw, const std::string& peer);
+  std::string ClientAddress(const RawRequest& raw,
+                            const std::string& peer) const;
 
   ServerOptions options_;
   Router router_;
   Metrics& metrics_;
-  httplib::Server server_;
+  int listen_fd_ = -1;
   int port_ = 0;
-  int listen_fd_ = -1;  // the listening socket, seen in the options hook
   std::atomic<bool> stopping_{false};
-  std::atomic<bool> served_{false};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<int> pending_;  // accepted, waiting for a pool thread
+  std::set<int> open_;       // every accepted socket not yet closed
+  bool workers_stop_ = false;
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace hearth::http

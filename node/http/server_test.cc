@@ -1,0 +1,289 @@
+// The HTTP server over real loopback sockets: keep-alive, pipelining,
+// framing errors, 100-continue, limits, and stopping with connections open.
+#include "node/http/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+namespace hearth::http {
+namespace {
+
+using std::chrono::milliseconds;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void Start(ServerOptions options = {}) {
+    Router router;
+    router.Add("GET", "/hello", [](const Request& req) -> Result<Reply> {
+      std::string who = req.Query("who").value_or("you");
+      return Reply{200, "hello " + who, "text/plain"};
+    });
+    router.Add("POST", "/echo", [](const Request& req) -> Result<Reply> {
+      return Reply{201, req.raw.body, "text/plain"};
+    });
+    router.Add("GET", "/slow", [](const Request&) -> Result<Reply> {
+      std::this_thread::sleep_for(milliseconds(300));
+      return Reply{200, "slow", "text/plain"};
+    });
+    router.Add("GET", "/throw", [](const Request&) -> Result<Reply> {
+      throw std::runtime_error("boom");
+    });
+    router.Add("GET", "/auth", [](const Request& req) -> Result<Reply> {
+      HEARTH_ASSIGN_OR_RETURN(auto token, req.BearerToken());
+      return Reply{200, token, "text/plain"};
+    });
+    options.name = "test";
+    options.max_body_bytes = 1024;
+    server_ = std::make_unique<Server>(options, std::move(router), metrics_);
+    ASSERT_TRUE(server_->Bind());
+    thread_ = std::thread([this] { server_->Serve(); });
+  }
+
+  void TearDown() override {
+    if (server_) server_->Stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  int Connect() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(uint16_t(server_->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+      throw std::runtime_error("connect failed");
+    return fd;
+  }
+
+  static void Send(int fd, const std::string& bytes) {
+    ASSERT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              ssize_t(bytes.size()));
+  }
+
+  // Reads until `count` whole responses (Content-Length framed) arrived,
+  // the peer closed, or 5 s passed.
+  static std::string Read(int fd, size_t count = 1) {
+    std::string out;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (Complete(out) >= count) break;
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[4096];
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      out.append(buf, size_t(n));
+    }
+    return out;
+  }
+
+  // Reads until `needle` arrived, the peer closed, or 5 s passed.
+  static std::string ReadUntil(int fd, const std::string& needle) {
+    std::string out;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (out.find(needle) == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buf[4096];
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      out.append(buf, size_t(n));
+    }
+    return out;
+  }
+
+  static size_t Complete(const std::string& s) {
+    size_t count = 0, pos = 0;
+    while (true) {
+      size_t end = s.find("\r\n\r\n", pos);
+      if (end == std::string::npos) return count;
+      size_t cl = s.find("Content-Length: ", pos);
+      if (s.compare(pos, 12, "HTTP/1.1 100") == 0) {
+        pos = end + 4;
+        continue;
+      }
+      size_t len = cl < end ? std::stoul(s.substr(cl + 16)) : 0;
+      if (s.size() < end + 4 + len) return count;
+      pos = end + 4 + len;
+      ++count;
+    }
+  }
+
+  // True if the peer closed the connection within 5 s.
+  static bool Closed(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) return false;
+    char c;
+    return ::recv(fd, &c, 1, 0) == 0;
+  }
+
+  Metrics metrics_;
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+};
+
+TEST_F(ServerTest, AnswersKeepAliveAndPipelinedRequestsInOrder) {
+  Start();
+  int fd = Connect();
+  Send(fd, "GET /hello?who=a%20b HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string first = Read(fd);
+  EXPECT_EQ(first.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << first;
+  EXPECT_NE(first.find("Cache-Control: no-store\r\n"), std::string::npos);
+  EXPECT_NE(first.find("\r\n\r\nhello a b"), std::string::npos);
+  // Two at once, the second split mid-body across sends.
+  Send(fd,
+       "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcPOST /echo "
+       "HTTP/1.1\r\nContent-Length: 4\r\n\r\nde");
+  std::this_thread::sleep_for(milliseconds(50));
+  Send(fd, "fg");
+  std::string both = Read(fd, 2);
+  size_t abc = both.find("\r\n\r\nabc"), defg = both.find("\r\n\r\ndefg");
+  ASSERT_NE(abc, std::string::npos) << both;
+  ASSERT_NE(defg, std::string::npos) << both;
+  EXPECT_LT(abc, defg);
+  EXPECT_EQ(both.find("Connection: close"), std::string::npos);
+  ::close(fd);
+}
+
+TEST_F(ServerTest, DecodesChunkedBodiesAndAnswers100Continue) {
+  Start();
+  int fd = Connect();
+  Send(fd,
+       "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  EXPECT_NE(Read(fd).find("\r\n\r\nabcde"), std::string::npos);
+  Send(fd,
+       "POST /echo HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue"
+       "\r\n\r\n");
+  // Nothing final yet, but the go-ahead.
+  EXPECT_EQ(ReadUntil(fd, "\r\n\r\n"), "HTTP/1.1 100 Continue\r\n\r\n");
+  Send(fd, "ok");
+  EXPECT_NE(Read(fd).find("HTTP/1.1 201 Created"), std::string::npos);
+  ::close(fd);
+}
+
+TEST_F(ServerTest, MalformedRequestsGetAJsonErrorAndAClose) {
+  Start();
+  struct Case {
+    std::string request;
+    std::string status;
+  } cases[] = {
+      {"GARBAGE\r\n\r\n", "400"},
+      {"POST /echo HTTP/1.1\r\nContent-Length: 2000\r\n\r\n", "413"},
+      {"GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked"
+       "\r\n\r\n",
+       "400"},
+      {"GET / HTTP/2.0\r\n\r\n", "505"},
+      {"GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n", "414"},
+  };
+  for (const auto& c : cases) {
+    int fd = Connect();
+    Send(fd, c.request);
+    std::string res = Read(fd);
+    EXPECT_EQ(res.rfind("HTTP/1.1 " + c.status, 0), 0u) << res;
+    EXPECT_NE(res.find("Content-Type: application/json"), std::string::npos);
+    EXPECT_NE(res.find("{\"error\":{\"code\":"), std::string::npos) << res;
+    EXPECT_NE(res.find("Connection: close"), std::string::npos);
+    EXPECT_TRUE(Closed(fd));
+    ::close(fd);
+  }
+}
+
+TEST_F(ServerTest, RoutesErrorsAndHead) {
+  Start();
+  int fd = Connect();
+  Send(fd, "GET /nowhere HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(Read(fd).rfind("HTTP/1.1 404", 0), 0u);
+  Send(fd, "DELETE /hello HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(Read(fd).rfind("HTTP/1.1 405", 0), 0u);
+  Send(fd, "GET /throw HTTP/1.1\r\n\r\n");
+  std::string thrown = Read(fd);
+  EXPECT_EQ(thrown.rfind("HTTP/1.1 500", 0), 0u);
+  EXPECT_EQ(thrown.find("boom"), std::string::npos);  // no internals leak
+  Send(fd, "GET /auth HTTP/1.1\r\n\r\n");
+  std::string unauth = Read(fd);
+  EXPECT_EQ(unauth.rfind("HTTP/1.1 401", 0), 0u);
+  EXPECT_NE(unauth.find("WWW-Authenticate: Bearer\r\n"), std::string::npos);
+  Send(fd,
+       "HEAD /hello HTTP/1.1\r\n\r\nGET /auth HTTP/1.1\r\n"
+       "Authorization: Bearer abc\r\n\r\n");
+  std::string both = ReadUntil(fd, "\r\n\r\nabc");
+  // HEAD: the GET's length, no body; the next answer follows at once.
+  EXPECT_EQ(both.rfind("HTTP/1.1 200 OK", 0), 0u) << both;
+  EXPECT_NE(both.find("Content-Length: 9\r\n"), std::string::npos);
+  EXPECT_NE(both.find("\r\n\r\nHTTP/1.1 200 OK"), std::string::npos) << both;
+  ::close(fd);
+}
+
+TEST_F(ServerTest, HonoursConnectionCloseAndHttp10) {
+  Start();
+  int fd = Connect();
+  Send(fd, "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(Read(fd).find("Connection: close"), std::string::npos);
+  EXPECT_TRUE(Closed(fd));
+  ::close(fd);
+  fd = Connect();
+  Send(fd, "GET /hello HTTP/1.0\r\n\r\n");
+  EXPECT_NE(Read(fd).find("hello you"), std::string::npos);
+  EXPECT_TRUE(Closed(fd));
+  ::close(fd);
+}
+
+TEST_F(ServerTest, StopClosesIdleConnectionsAndFinishesRequestsInFlight) {
+  ServerOptions options;
+  options.keep_alive_timeout_s = 60;  // so only Stop() can end the idle one
+  Start(options);
+  int idle = Connect();
+  Send(idle, "GET /hello HTTP/1.1\r\n\r\n");
+  ASSERT_NE(Read(idle).find("hello"), std::string::npos);
+  int busy = Connect();
+  Send(busy, "GET /slow HTTP/1.1\r\n\r\n");
+  std::this_thread::sleep_for(milliseconds(100));
+  auto start = std::chrono::steady_clock::now();
+  server_->Stop();
+  thread_.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  std::string slow = Read(busy);
+  EXPECT_NE(slow.find("\r\n\r\nslow"), std::string::npos) << slow;
+  EXPECT_NE(slow.find("Connection: close"), std::string::npos);
+  EXPECT_TRUE(Closed(idle));
+  ::close(idle);
+  ::close(busy);
+}
+
+TEST_F(ServerTest, ClosesIdleConnectionsAfterTheKeepAliveTimeout) {
+  ServerOptions options;
+  options.keep_alive_timeout_s = 1;
+  Start(options);
+  int fd = Connect();
+  Send(fd, "GET /hello HTTP/1.1\r\n\r\n");
+  ASSERT_NE(Read(fd).find("hello"), std::string::npos);
+  EXPECT_TRUE(Closed(fd));
+  ::close(fd);
+}
+
+TEST_F(ServerTest, BindNamesTheAddressInUse) {
+  Start();
+  Metrics metrics;
+  ServerOptions options;
+  options.name = "second";
+  options.port = server_->port();
+  Server second(options, Router(), metrics);
+  auto bound = second.Bind();
+  ASSERT_FALSE(bound);
+  EXPECT_NE(bound.error().message.find("address already in use"),
+            std::string::npos)
+      << bound.error().message;
+}
+
+}  // namespace
+}  // namespace hearth::http
