@@ -349,12 +349,14 @@ void Server::ServeConnection(int fd) {
           sent_continue = true;
         }
       }
-      size_t old = buf.size();
-      size_t want = std::max<size_t>(16384, need > old ? need - old : 0);
-      buf.resize(old + want);
-      ssize_t n = ::recv(fd, buf.data() + old, want, 0);
-      buf.resize(old + size_t(std::max<ssize_t>(n, 0)));
-      if (n > 0) continue;
+      // Into the stack, then appended: a connection waiting in a long poll
+      // keeps only what it was sent, not a zeroed 16 KiB buffer.
+      char chunk[16384];
+      ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+      if (n > 0) {
+        buf.append(chunk, size_t(n));
+        continue;
+      }
       if (n == 0) return;  // closed (or shut down by Stop)
       if (errno == EINTR) continue;
       if ((errno == EAGAIN || errno == EWOULDBLOCK) && !buf.empty() &&
@@ -456,10 +458,14 @@ Server::Response Server::Dispatch(const RawRequest& raw,
   }
   double seconds =
       std::chrono::duration<double>(SteadyClock::now() - start).count();
+  // Label values must come from a bounded set: any token parses as a
+  // method, so only the ones we know are named.
+  static const std::set<std::string, std::less<>> kMethods = {
+      "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
   metrics_.Add("hearth_http_requests_total",
                {{"listener", options_.name},
                 {"route", route},
-                {"method", raw.method},
+                {"method", kMethods.count(raw.method) ? raw.method : "other"},
                 {"status", std::to_string(res.status)}});
   metrics_.Observe("hearth_http_request_duration_seconds",
                    {{"listener", options_.name}, {"route", route}}, seconds);

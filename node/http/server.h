@@ -5,9 +5,9 @@
 // Why not cpp-httplib's server (the clients still use cpp-httplib): on
 // this machine its server spends about 75 us of CPU per request (a poll
 // before every read, two sends per response, regex routing, snprintf
-// headers) where a plain blocking loop spends about 15; measured in
-// bench/groups_bench phase 1 and spec/http.md. That is a fifth of a group
-// post's CPU and most of a sync round trip's.
+// headers) where this one spends about 15 (bench/groups_bench phase 1,
+// GET /api/v1/node). That was a sixth of a group post's CPU and most of a
+// sync round trip's. Framing rules: spec/api.md §3.5.
 //
 // The model is unchanged: a pool thread owns a connection for its life
 // (handlers block: group commit, long-poll sync), so `threads` bounds the
