@@ -19,18 +19,19 @@ Status RunChange(const Committer::Change& change, WriteTxn& txn) {
 
 Status Committer::Run(const Change& change,
                       const std::function<void()>& queued) {
-  Writer self;
-  self.change = &change;
+  auto self = std::make_shared<Writer>();
+  self->change = &change;
   std::unique_lock<std::mutex> lock(mu_);
-  queue_.push_back(&self);
+  queue_.push_back(self);
   if (queued) queued();
-  self.cv.wait(lock, [&] { return self.done || queue_.front() == &self; });
-  if (self.done) return self.result;
+  self->cv.wait(lock, [&] { return self->done || queue_.front() == self; });
+  if (self->done) return self->result;
 
   // This thread leads: take a batch and commit it outside the lock, so more
   // writers can queue up for the next batch meanwhile.
   size_t n = std::min(queue_.size(), max_batch_);
-  std::vector<Writer*> batch(queue_.begin(), queue_.begin() + n);
+  std::vector<std::shared_ptr<Writer>> batch(queue_.begin(),
+                                             queue_.begin() + n);
   lock.unlock();
 
   // First every change straight in one transaction: the common case, all
@@ -40,7 +41,7 @@ Status Committer::Run(const Change& change,
   // the failed one is rolled back alone.
   bool failed = false;
   Status commit = env_.Update([&](WriteTxn& txn) -> Status {
-    for (Writer* w : batch) {
+    for (const auto& w : batch) {
       w->result = RunChange(*w->change, txn);
       if (!w->result) {
         if (IsMapFull(w->result.error())) return w->result.error();
@@ -52,7 +53,7 @@ Status Committer::Run(const Change& change,
   });
   if (failed) {
     commit = env_.Update([&](WriteTxn& txn) -> Status {
-      for (Writer* w : batch) {
+      for (const auto& w : batch) {
         HEARTH_ASSIGN_OR_RETURN(WriteTxn child, txn.BeginNested());
         w->result = RunChange(*w->change, child);
         if (w->result) {
@@ -68,15 +69,18 @@ Status Committer::Run(const Change& change,
 
   lock.lock();
   if (commit) ++commits_;
-  for (Writer* w : batch) {
+  for (const auto& w : batch) {
     if (!commit) w->result = commit;
     if (w->result) ++changes_;
     w->done = true;
     queue_.pop_front();
-    if (w != &self) w->cv.notify_one();
   }
-  if (!queue_.empty()) queue_.front()->cv.notify_one();
-  return self.result;
+  std::shared_ptr<Writer> next = queue_.empty() ? nullptr : queue_.front();
+  lock.unlock();
+  for (const auto& w : batch)
+    if (w != self) w->cv.notify_one();
+  if (next) next->cv.notify_one();
+  return self->result;
 }
 
 std::uint64_t Committer::commits() const {

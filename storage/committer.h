@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 
 #include "common/result.h"
@@ -51,7 +52,9 @@ class Committer {
   Env& env_;
   const size_t max_batch_;
   mutable std::mutex mu_;
-  std::deque<Writer*> queue_;  // front is the leader
+  // Front is the leader. Shared so the leader can wake writers after it
+  // lets go of the lock (woken under it, they would only block on it).
+  std::deque<std::shared_ptr<Writer>> queue_;
   std::uint64_t commits_ = 0;
   std::uint64_t changes_ = 0;
 };

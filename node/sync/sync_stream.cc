@@ -121,20 +121,19 @@ Result<size_t> SyncStream::Prune(storage::WriteTxn& txn, std::int64_t cutoff_ts,
   return old.size();
 }
 
-SyncHub::Waiter::Waiter(SyncHub& hub, std::string member)
-    : hub_(hub), member_(std::move(member)) {}
+SyncHub::Waiter::Waiter(SyncHub& hub, std::string member,
+                        std::shared_ptr<Slot> slot)
+    : hub_(hub), member_(std::move(member)), slot_(std::move(slot)) {}
 
 SyncHub::Waiter::~Waiter() {
   std::lock_guard<std::mutex> lock(hub_.mu_);
-  auto it = hub_.slots_.find(member_);
-  if (it != hub_.slots_.end() && --it->second.waiters == 0)
-    hub_.slots_.erase(it);
+  if (--slot_->waiters == 0) hub_.slots_.erase(member_);
   --hub_.waiting_;
 }
 
 bool SyncHub::Waiter::Wait(std::chrono::steady_clock::time_point deadline) {
   std::unique_lock<std::mutex> lock(hub_.mu_);
-  Slot& slot = hub_.slots_[member_];  // exists while this waiter does
+  Slot& slot = *slot_;
   bool woke = slot.cv.wait_until(lock, deadline, [&] {
     return hub_.stopped_ || slot.generation != seen_;
   });
@@ -143,29 +142,40 @@ bool SyncHub::Waiter::Wait(std::chrono::steady_clock::time_point deadline) {
 }
 
 std::unique_ptr<SyncHub::Waiter> SyncHub::Register(const std::string& member) {
-  std::unique_ptr<Waiter> w(new Waiter(*this, member));
   std::lock_guard<std::mutex> lock(mu_);
-  Slot& slot = slots_[member];
-  ++slot.waiters;
+  auto& slot = slots_[member];
+  if (!slot) slot = std::make_shared<Waiter::Slot>();
+  ++slot->waiters;
   ++waiting_;
-  w->seen_ = slot.generation;
+  std::unique_ptr<Waiter> w(new Waiter(*this, member, slot));
+  w->seen_ = slot->generation;
   return w;
 }
 
 void SyncHub::Notify(const std::vector<std::string>& members) {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& m : members) {
-    auto it = slots_.find(m);
-    if (it == slots_.end()) continue;
-    ++it->second.generation;
-    it->second.cv.notify_all();
+  std::vector<std::shared_ptr<Waiter::Slot>> woken;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& m : members) {
+      auto it = slots_.find(m);
+      if (it == slots_.end()) continue;
+      ++it->second->generation;
+      woken.push_back(it->second);
+    }
   }
+  // A waiter checks the generation under the lock before it sleeps, so a
+  // wake-up sent after the lock is released is not lost.
+  for (const auto& slot : woken) slot->cv.notify_all();
 }
 
 void SyncHub::Stop() {
-  std::lock_guard<std::mutex> lock(mu_);
-  stopped_ = true;
-  for (auto& [m, slot] : slots_) slot.cv.notify_all();
+  std::vector<std::shared_ptr<Waiter::Slot>> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopped_ = true;
+    for (auto& [m, slot] : slots_) all.push_back(slot);
+  }
+  for (const auto& slot : all) slot->cv.notify_all();
 }
 
 size_t SyncHub::waiting() const {

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -86,6 +87,13 @@ class SyncHub {
  public:
   class Waiter {
    public:
+    struct Slot {
+      std::uint64_t generation = 0;  // guarded by the hub's mutex
+      int waiters = 0;               // likewise
+      std::condition_variable cv;
+    };
+
+   public:
     ~Waiter();
     Waiter(const Waiter&) = delete;
     Waiter& operator=(const Waiter&) = delete;
@@ -95,9 +103,10 @@ class SyncHub {
 
    private:
     friend class SyncHub;
-    Waiter(SyncHub& hub, std::string member);
+    Waiter(SyncHub& hub, std::string member, std::shared_ptr<Slot> slot);
     SyncHub& hub_;
     std::string member_;
+    std::shared_ptr<Slot> slot_;
     std::uint64_t seen_ = 0;
   };
 
@@ -110,14 +119,11 @@ class SyncHub {
 
  private:
   // One per member with a waiter (so a post wakes its members' threads
-  // and no others); map nodes do not move, so waiters may hold them.
-  struct Slot {
-    std::uint64_t generation = 0;
-    int waiters = 0;
-    std::condition_variable cv;
-  };
+  // and no others). Shared so that Notify can wake them after letting go
+  // of the lock (a thread woken while the lock is held would only block
+  // on it again), even if the waiter leaves meanwhile.
   mutable std::mutex mu_;
-  std::map<std::string, Slot> slots_;
+  std::map<std::string, std::shared_ptr<Waiter::Slot>> slots_;
   size_t waiting_ = 0;
   bool stopped_ = false;
 };
