@@ -126,21 +126,28 @@ std::shared_ptr<GroupService::Sequencer> GroupService::SequencerFor(
   return s;
 }
 
-Result<GroupService::Fanout> GroupService::FanoutOf(
-    const storage::Txn& txn, const std::string& gid) const {
+Result<std::shared_ptr<const GroupService::Fanout>> GroupService::FanoutOf(
+    const storage::Txn& txn, const std::string& gid, std::uint64_t generation) {
+  {
+    std::lock_guard<std::mutex> lock(fanout_mu_);
+    auto it = fanout_cache_.find(gid);
+    if (it != fanout_cache_.end()) return it->second;
+  }
   HEARTH_ASSIGN_OR_RETURN(auto members, Members(txn, gid));
-  Fanout out;
+  auto out = std::make_shared<Fanout>();
   for (const auto& m : members) {
     if (m.state != MemberState::kJoined) continue;
     auto id = MemberId::Parse(m.member_id);
     if (!id) continue;
     if (id->server == d_.keys.server_name()) {
-      out.local.push_back(m.member_id);
+      out->local.push_back(m.member_id);
     } else {
-      out.nodes[id->server].push_back(m.member_id);
+      out->nodes[id->server].push_back(m.member_id);
     }
   }
-  return out;
+  std::lock_guard<std::mutex> lock(fanout_mu_);
+  if (fanout_generation_ == generation) fanout_cache_[gid] = out;
+  return std::shared_ptr<const Fanout>(std::move(out));
 }
 
 Result<PostResult> GroupService::Accept(
@@ -154,8 +161,13 @@ Result<PostResult> GroupService::Accept(
   for (int attempt = 0;; ++attempt) {
     // Everything that needs no seq, before the sequencer and the commit:
     // the checks (made again inside the commit), who hears of it.
-    Fanout fanout;
+    std::shared_ptr<const Fanout> fanout;
     {
+      std::uint64_t generation;
+      {
+        std::lock_guard<std::mutex> lock(fanout_mu_);
+        generation = fanout_generation_;
+      }
       HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
       HEARTH_ASSIGN_OR_RETURN(auto seen, txn.Get(t_->by_event, event_id));
       if (seen) {
@@ -167,7 +179,7 @@ Result<PostResult> GroupService::Accept(
       HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
       if (!g) return Error::NotFound("not_found", "no group " + group_id);
       HEARTH_RETURN_IF_ERROR(CheckPoster(txn, *g, poster));
-      HEARTH_ASSIGN_OR_RETURN(fanout, FanoutOf(txn, group_id));
+      HEARTH_ASSIGN_OR_RETURN(fanout, FanoutOf(txn, group_id, generation));
     }
 
     std::unique_lock<std::mutex> lock(sequencer->mu);
@@ -224,7 +236,7 @@ Result<PostResult> GroupService::Accept(
           // still have a joined member: one banned or gone since step 1
           // must not get what follows.
           std::vector<std::string> nodes;
-          for (const auto& [node, joined] : fanout.nodes) {
+          for (const auto& [node, joined] : fanout->nodes) {
             HEARTH_ASSIGN_OR_RETURN(auto peer, d_.trust.Get(txn, node));
             if (!peer || peer->state != federation::PeerState::kTrusted)
               continue;
@@ -243,7 +255,7 @@ Result<PostResult> GroupService::Accept(
             (void)qseq;
             fx.senders = true;
           }
-          return AddSyncItem(txn, SyncItem{group_id, {}, sync}, fanout.local,
+          return AddSyncItem(txn, SyncItem{group_id, {}, sync}, fanout->local,
                              fx);
         },
         // In the queue: the next post may take the next seq.
@@ -616,13 +628,13 @@ Status GroupService::ApplyMembership(storage::WriteTxn& txn,
   if (r && r->updated_ts > host_ts) return Ok();
   HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
   if (state == MemberState::kNone) {
-    HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, member));
+    HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, member, fx));
   } else {
     MembershipRecord rec = r.value_or(MembershipRecord{member});
     rec.state = state;
     rec.role = role;
     rec.updated_ts = host_ts;
-    HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, rec));
+    HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, rec, fx));
   }
   HEARTH_RETURN_IF_ERROR(TellMember(txn, group_id, member, state, role, fx));
   if (state == MemberState::kJoined) fx.backfill.insert(group_id);

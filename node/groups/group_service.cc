@@ -137,6 +137,11 @@ Status GroupService::Commit(
 }
 
 void GroupService::Finish(const Effects& fx) {
+  if (!fx.members_changed.empty()) {
+    std::lock_guard<std::mutex> lock(fanout_mu_);
+    ++fanout_generation_;
+    for (const auto& gid : fx.members_changed) fanout_cache_.erase(gid);
+  }
   if (!fx.wake.empty()) d_.hub.Notify(fx.wake);
   if (fx.senders && d_.notify_senders) d_.notify_senders();
   if (fx.listing && d_.listing_changed) d_.listing_changed();
@@ -151,7 +156,9 @@ Result<std::optional<MembershipRecord>> GroupService::GetMembership(
 
 Status GroupService::PutMembership(storage::WriteTxn& txn,
                                    const std::string& gid,
-                                   const MembershipRecord& r) const {
+                                   const MembershipRecord& r,
+                                   Effects& fx) const {
+  fx.members_changed.insert(gid);
   HEARTH_RETURN_IF_ERROR(t_->members.Put(txn, MemberKey(gid, r.member_id), r));
   auto id = MemberId::Parse(r.member_id);
   if (id && id->server == d_.keys.server_name())
@@ -161,7 +168,9 @@ Status GroupService::PutMembership(storage::WriteTxn& txn,
 
 Status GroupService::DeleteMembership(storage::WriteTxn& txn,
                                       const std::string& gid,
-                                      const std::string& member) const {
+                                      const std::string& member,
+                                      Effects& fx) const {
+  fx.members_changed.insert(gid);
   HEARTH_ASSIGN_OR_RETURN(bool a,
                           t_->members.Delete(txn, MemberKey(gid, member)));
   HEARTH_ASSIGN_OR_RETURN(bool b, txn.Delete(t_->index, IndexKey(member, gid)));
@@ -290,7 +299,7 @@ Result<GroupView> GroupService::Create(const Member& m, const GroupSpec& spec) {
         HEARTH_RETURN_IF_ERROR(inserted);
         MembershipRecord owner{m.member_id, MemberState::kJoined, Role::kOwner,
                                false,       g.created_ts,         g.created_ts};
-        HEARTH_RETURN_IF_ERROR(PutMembership(txn, g.group_id, owner));
+        HEARTH_RETURN_IF_ERROR(PutMembership(txn, g.group_id, owner, fx));
         fx.listing = true;
         return Ok();
       }));
@@ -431,7 +440,7 @@ Result<MemberState> GroupService::JoinInTxn(storage::WriteTxn& txn,
                      false,
                      accept_rules ? now : 0,
                      now};
-  HEARTH_RETURN_IF_ERROR(PutMembership(txn, g.group_id, r));
+  HEARTH_RETURN_IF_ERROR(PutMembership(txn, g.group_id, r, fx));
   if (state == MemberState::kJoined) {
     ++g.member_count;
     HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, g.group_id, g));
@@ -472,7 +481,7 @@ Status GroupService::LeaveInTxn(storage::WriteTxn& txn, GroupRecord& g,
   if (existing->role == Role::kOwner)
     return Error::Conflict("owner_cannot_leave",
                            "the owner cannot leave their group");
-  HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, g.group_id, member));
+  HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, g.group_id, member, fx));
   if (existing->state == MemberState::kJoined && g.member_count > 0) {
     --g.member_count;
     HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, g.group_id, g));
@@ -537,7 +546,8 @@ Result<MemberState> GroupService::Join(const Member& m,
         HEARTH_RETURN_IF_ERROR(
             PutMembership(txn, group_id,
                           MembershipRecord{m.member_id, state, role, false,
-                                           accept_rules ? now : 0, host_ts}));
+                                           accept_rules ? now : 0, host_ts},
+                          fx));
         HEARTH_RETURN_IF_ERROR(
             TellMember(txn, group_id, m.member_id, state, role, fx));
         if (state == MemberState::kJoined) fx.backfill.insert(group_id);
@@ -572,7 +582,7 @@ Status GroupService::Leave(const Member& m, const std::string& group_id) {
                     &body));
   (void)answer;
   return Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
-    HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, m.member_id));
+    HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, m.member_id, fx));
     return TellMember(txn, group_id, m.member_id, MemberState::kNone,
                       Role::kMember, fx);
   });
@@ -640,12 +650,12 @@ Result<MemberState> GroupService::Decide(const Member& m,
     if (approve) {
       r->state = MemberState::kJoined;
       r->updated_ts = d_.clock.NowMs();
-      HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, *r));
+      HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, *r, fx));
       ++g.member_count;
       HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
       fx.listing = true;
     } else {
-      HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, target));
+      HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, target, fx));
       r->state = MemberState::kNone;
     }
     out = r->state;
@@ -681,7 +691,7 @@ Status GroupService::Invite(const Member& m, const std::string& group_id,
     std::int64_t now = d_.clock.NowMs();
     MembershipRecord inv{target, MemberState::kInvited, Role::kMember, false, 0,
                          now};
-    HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, inv));
+    HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, inv, fx));
     return AnnounceMembership(txn, g, inv, fx);
   });
 }
@@ -705,11 +715,11 @@ Status GroupService::SetBanned(const Member& m, const std::string& group_id,
       }
       MembershipRecord b{target, MemberState::kBanned, Role::kMember, false, 0,
                          now};
-      HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, b));
+      HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, b, fx));
       return AnnounceMembership(txn, g, b, fx);
     }
     if (!r || r->state != MemberState::kBanned) return Ok();
-    HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, target));
+    HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, target, fx));
     return AnnounceMembership(txn, g,
                               MembershipRecord{target, MemberState::kNone,
                                                Role::kMember, false, 0, now},
@@ -720,7 +730,7 @@ Status GroupService::SetBanned(const Member& m, const std::string& group_id,
 Status GroupService::SetMuted(const Member& m, const std::string& group_id,
                               const std::string& target, bool muted) {
   HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
-  return Commit([&](storage::WriteTxn& txn, Effects&) -> Status {
+  return Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
     HEARTH_ASSIGN_OR_RETURN(GroupRecord g, RequireModerator(txn, m, id, false));
     (void)g;
     HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, target));
@@ -730,7 +740,7 @@ Status GroupService::SetMuted(const Member& m, const std::string& group_id,
       return Error::Forbidden("not_allowed", "the owner cannot be muted");
     r->muted = muted;
     r->updated_ts = d_.clock.NowMs();
-    return PutMembership(txn, group_id, *r);
+    return PutMembership(txn, group_id, *r, fx);
   });
 }
 
@@ -748,7 +758,7 @@ Status GroupService::SetFacilitator(const Member& m,
       return Error::Forbidden("not_allowed", "the owner's role cannot change");
     r->role = facilitator ? Role::kFacilitator : Role::kMember;
     r->updated_ts = d_.clock.NowMs();
-    HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, *r));
+    HEARTH_RETURN_IF_ERROR(PutMembership(txn, group_id, *r, fx));
     return AnnounceMembership(txn, g, *r, fx);
   });
 }

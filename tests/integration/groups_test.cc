@@ -529,6 +529,38 @@ TEST_F(GroupsTest, SyncWakesForNewMessagesAndReturnsThemInOrder) {
   EXPECT_EQ(Call(b_, "GET", "/api/v1/sync", "").status, 401);
 }
 
+// The host keeps each group's fan-out in memory; a member who joins after
+// posts were fanned out must be woken by the next one, not at their
+// long-poll's timeout.
+TEST_F(GroupsTest, AMemberWhoJoinsAfterPostsIsWokenByTheNextPost) {
+  std::string gid = CreateGroup("latecomers", "open");
+  Post(a_, alice_, gid, "before anyone else");
+  std::string ann = RegisterMember(a_, "ann");
+  ASSERT_FALSE(ann.empty());
+  Join(a_, ann, gid);
+  Answer first = Call(a_, "GET", "/api/v1/sync", ann);
+  ASSERT_EQ(first.status, 200);
+  std::string since = first.body["next"];
+  std::thread poster([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    Post(a_, alice_, gid, "welcome");
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::string> bodies;
+  while (bodies.empty() &&
+         std::chrono::steady_clock::now() - t0 < std::chrono::seconds(15)) {
+    Answer s =
+        Call(a_, "GET", "/api/v1/sync?timeout=10000&since=" + since, ann);
+    ASSERT_EQ(s.status, 200);
+    since = s.body["next"];
+    for (const auto& e : s.body["events"])
+      if (e["type"] == "group.message") bodies.push_back(e["body"]);
+  }
+  poster.join();
+  EXPECT_EQ(bodies, (std::vector<std::string>{"welcome"}));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
 TEST_F(GroupsTest, GroupInputIsValidated) {
   auto create = [&](json spec) {
     return Call(a_, "POST", "/api/v1/groups", alice_, spec);
