@@ -66,14 +66,14 @@ std::optional<std::string> Decode(std::string_view in, const char* alphabet) {
   return out;
 }
 
-int HexVal(char c) {
+}  // namespace
+
+int HexDigitValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
-
-}  // namespace
 
 std::string Base64Encode(std::string_view bytes) { return Encode(bytes, kStd); }
 std::string Base64UrlEncode(std::string_view bytes) {
@@ -102,7 +102,7 @@ std::optional<std::string> HexDecode(std::string_view text) {
   std::string out;
   out.reserve(text.size() / 2);
   for (size_t i = 0; i < text.size(); i += 2) {
-    int hi = HexVal(text[i]), lo = HexVal(text[i + 1]);
+    int hi = HexDigitValue(text[i]), lo = HexDigitValue(text[i + 1]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out += char(hi * 16 + lo);
   }
@@ -125,21 +125,31 @@ std::optional<std::uint64_t> DecodeU64BE(std::string_view bytes) {
   return v;
 }
 
-std::optional<std::string> PercentDecodeSegment(std::string_view segment) {
+std::optional<std::string> PercentDecode(std::string_view text,
+                                         bool plus_is_space) {
   std::string out;
-  out.reserve(segment.size());
-  for (size_t i = 0; i < segment.size(); ++i) {
-    char c = segment[i];
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
     if (c == '%') {
-      if (i + 2 >= segment.size()) return std::nullopt;
-      int hi = HexVal(segment[i + 1]), lo = HexVal(segment[i + 2]);
+      if (i + 2 >= text.size()) return std::nullopt;
+      int hi = HexDigitValue(text[i + 1]), lo = HexDigitValue(text[i + 2]);
       if (hi < 0 || lo < 0) return std::nullopt;
       c = char(hi * 16 + lo);
       i += 2;
+    } else if (c == '+' && plus_is_space) {
+      c = ' ';
     }
-    if (c == '/' || c == '\0') return std::nullopt;
     out += c;
   }
+  return out;
+}
+
+std::optional<std::string> PercentDecodeSegment(std::string_view segment) {
+  auto out = PercentDecode(segment);
+  if (out &&
+      out->find_first_of(std::string_view("/\0", 2)) != std::string::npos)
+    return std::nullopt;
   return out;
 }
 

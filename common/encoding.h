@@ -22,6 +22,12 @@ std::optional<std::string> HexDecode(std::string_view text);
 std::string EncodeU64BE(std::uint64_t v);
 std::optional<std::uint64_t> DecodeU64BE(std::string_view bytes);
 
+// The value of a hex digit (either case), -1 if `c` is not one.
+int HexDigitValue(char c);
+// Percent-decoding; with `plus_is_space` (query components) '+' is a
+// space. Returns nullopt when a '%' is not followed by two hex digits.
+std::optional<std::string> PercentDecode(std::string_view text,
+                                         bool plus_is_space = false);
 // Percent-decoding of one path segment. Returns nullopt on a bad escape or
 // on a decoded '/' or NUL, which no id may contain.
 std::optional<std::string> PercentDecodeSegment(std::string_view segment);

@@ -52,5 +52,13 @@ TEST(EncodingTest, PercentDecodingOfPathSegments) {
   EXPECT_FALSE(PercentDecodeSegment("a%00b"));
 }
 
+TEST(EncodingTest, DecodesQueryComponents) {
+  EXPECT_EQ(PercentDecode("a%20b+c%2b", true), "a b c+");
+  EXPECT_EQ(PercentDecode("a+b"), "a+b");
+  EXPECT_EQ(PercentDecode("", true), "");
+  EXPECT_FALSE(PercentDecode("%2", true));
+  EXPECT_FALSE(PercentDecode("%g0", true));
+}
+
 }  // namespace
 }  // namespace hearth

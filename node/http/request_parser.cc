@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "common/encoding.h"
+
 namespace hearth::http {
 namespace {
 
@@ -67,13 +69,6 @@ void ForEachElement(std::string_view list, F f) {
   }
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = Lower(c);
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 ParseResult Fail(int status, std::string code, std::string message) {
   ParseResult r;
   r.state = ParseResult::kError;
@@ -104,6 +99,18 @@ std::optional<std::string_view> Line(std::string_view buf, size_t from,
   return line;
 }
 
+// The next line of a header or trailer section that began at `start`,
+// keeping the whole section within `max` bytes; nullopt if more bytes are
+// needed or (`*too_large`) the section is over the limit.
+std::optional<std::string_view> SectionLine(std::string_view buf, size_t start,
+                                            size_t max, size_t* next,
+                                            bool* too_large) {
+  size_t used = *next - start;
+  *too_large = used > max;
+  if (*too_large) return std::nullopt;
+  return Line(buf, *next, max - used, next, too_large);
+}
+
 bool HasControl(std::string_view s) {
   for (unsigned char c : s)
     if ((c < 0x20 && c != '\t') || c == 0x7f) return true;
@@ -132,26 +139,6 @@ const std::string* RawRequest::Query(std::string_view name) const {
   for (const auto& [k, v] : query)
     if (k == name) return &v;
   return nullptr;
-}
-
-std::optional<std::string> DecodeQueryComponent(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%') {
-      if (i + 2 >= s.size()) return std::nullopt;
-      int hi = HexValue(s[i + 1]), lo = HexValue(s[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out.push_back(char(hi * 16 + lo));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
 }
 
 ParseResult ParseRequest(std::string_view buf, const ParseLimits& limits,
@@ -205,11 +192,8 @@ ParseResult ParseRequest(std::string_view buf, const ParseLimits& limits,
   std::uint64_t content_length = 0;
   bool close = false, keep_alive_token = false;
   while (true) {
-    size_t used = next - head_start;
-    if (used > limits.max_header_bytes)
-      return Fail(431, "headers_too_large", "the header section is too large");
     auto line =
-        Line(buf, next, limits.max_header_bytes - used, &next, &overflow);
+        SectionLine(buf, head_start, limits.max_header_bytes, &next, &overflow);
     if (!line) {
       if (overflow)
         return Fail(431, "headers_too_large",
@@ -276,10 +260,11 @@ ParseResult ParseRequest(std::string_view buf, const ParseLimits& limits,
       std::string_view pair = query.substr(0, amp);
       if (!pair.empty()) {
         size_t eq = pair.find('=');
-        auto key = DecodeQueryComponent(pair.substr(0, eq));
-        auto value = DecodeQueryComponent(eq == std::string_view::npos
-                                              ? std::string_view()
-                                              : pair.substr(eq + 1));
+        auto key = PercentDecode(pair.substr(0, eq), true);
+        auto value =
+            PercentDecode(eq == std::string_view::npos ? std::string_view()
+                                                       : pair.substr(eq + 1),
+                          true);
         if (!key || !value) return Bad("the query is badly percent-encoded");
         out->query.emplace_back(std::move(*key), std::move(*value));
       }
@@ -319,7 +304,7 @@ ParseResult ParseRequest(std::string_view buf, const ParseLimits& limits,
       if (hex.empty() || hex.size() > 8) return Bad("a chunk size is not hex");
       std::uint64_t size = 0;
       for (char c : hex) {
-        int v = HexValue(c);
+        int v = HexDigitValue(c);
         if (v < 0) return Bad("a chunk size is not hex");
         size = size * 16 + std::uint64_t(v);
       }
@@ -335,11 +320,8 @@ ParseResult ParseRequest(std::string_view buf, const ParseLimits& limits,
     // Trailer fields (ignored), up to the empty line.
     size_t trailer_start = next;
     while (true) {
-      size_t used = next - trailer_start;
-      if (used > limits.max_header_bytes)
-        return Fail(431, "headers_too_large", "the trailer is too large");
-      auto line =
-          Line(buf, next, limits.max_header_bytes - used, &next, &overflow);
+      auto line = SectionLine(buf, trailer_start, limits.max_header_bytes,
+                              &next, &overflow);
       if (!line) {
         if (overflow)
           return Fail(431, "headers_too_large", "the trailer is too large");

@@ -63,8 +63,4 @@ struct ParseResult {
 ParseResult ParseRequest(std::string_view buffer, const ParseLimits& limits,
                          RawRequest* out);
 
-// Percent-decodes a query component; '+' is a space. nullopt if a '%' is
-// not followed by two hex digits.
-std::optional<std::string> DecodeQueryComponent(std::string_view s);
-
 }  // namespace hearth::http

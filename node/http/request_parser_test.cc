@@ -166,12 +166,5 @@ TEST(RequestParserTest, IgnoresEmptyLinesBeforeTheRequest) {
   EXPECT_EQ(req.target, "/x");
 }
 
-TEST(RequestParserTest, DecodesQueryComponents) {
-  EXPECT_EQ(DecodeQueryComponent("a%20b+c%2b"), "a b c+");
-  EXPECT_EQ(DecodeQueryComponent(""), "");
-  EXPECT_FALSE(DecodeQueryComponent("%2"));
-  EXPECT_FALSE(DecodeQueryComponent("%g0"));
-}
-
 }  // namespace
 }  // namespace hearth::http

@@ -68,13 +68,12 @@ class ServerTest : public ::testing::Test {
               ssize_t(bytes.size()));
   }
 
-  // Reads until `count` whole responses (Content-Length framed) arrived,
-  // the peer closed, or 5 s passed.
-  static std::string Read(int fd, size_t count = 1) {
+  // Reads until `done(what was read)`, the peer closed, or 5 s passed.
+  template <typename Done>
+  static std::string ReadWhileNot(int fd, Done done) {
     std::string out;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (Complete(out) >= count) break;
+    while (!done(out) && std::chrono::steady_clock::now() < deadline) {
       pollfd p{fd, POLLIN, 0};
       if (::poll(&p, 1, 100) <= 0) continue;
       char buf[4096];
@@ -85,20 +84,17 @@ class ServerTest : public ::testing::Test {
     return out;
   }
 
-  // Reads until `needle` arrived, the peer closed, or 5 s passed.
+  // Reads `count` whole responses (Content-Length framed).
+  static std::string Read(int fd, size_t count = 1) {
+    return ReadWhileNot(
+        fd, [count](const std::string& s) { return Complete(s) >= count; });
+  }
+
+  // Reads until `needle` arrived.
   static std::string ReadUntil(int fd, const std::string& needle) {
-    std::string out;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (out.find(needle) == std::string::npos &&
-           std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      char buf[4096];
-      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-      if (n <= 0) break;
-      out.append(buf, size_t(n));
-    }
-    return out;
+    return ReadWhileNot(fd, [&needle](const std::string& s) {
+      return s.find(needle) != std::string::npos;
+    });
   }
 
   static size_t Complete(const std::string& s) {

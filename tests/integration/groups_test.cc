@@ -89,6 +89,25 @@ class GroupsTest : public ::testing::Test {
     EXPECT_EQ(r.body["status"], expect);
   }
 
+  // Group message bodies from `token`'s long polls (10 s each) after
+  // `*since`, until `want` arrived or after `max_polls` polls.
+  std::vector<std::string> SyncMessages(NodeProcess& n,
+                                        const std::string& token,
+                                        std::string* since, size_t want,
+                                        int max_polls) {
+    std::vector<std::string> bodies;
+    for (int i = 0; i < max_polls && bodies.size() < want; ++i) {
+      Answer s =
+          Call(n, "GET", "/api/v1/sync?timeout=10000&since=" + *since, token);
+      EXPECT_EQ(s.status, 200);
+      if (s.status != 200) break;
+      *since = s.body["next"];
+      for (const auto& e : s.body["events"])
+        if (e["type"] == "group.message") bodies.push_back(e["body"]);
+    }
+    return bodies;
+  }
+
   std::string Post(NodeProcess& n, const std::string& token,
                    const std::string& gid, const std::string& body) {
     Answer r = Call(n, "POST", G(gid) + "/messages", token, {{"body", body}});
@@ -512,15 +531,7 @@ TEST_F(GroupsTest, SyncWakesForNewMessagesAndReturnsThemInOrder) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     for (int i = 0; i < 3; ++i) Post(a_, alice_, gid, "m" + std::to_string(i));
   });
-  std::vector<std::string> bodies;
-  for (int i = 0; i < 10 && bodies.size() < 3; ++i) {
-    Answer s =
-        Call(b_, "GET", "/api/v1/sync?timeout=10000&since=" + since, bob_);
-    ASSERT_EQ(s.status, 200);
-    since = s.body["next"];
-    for (const auto& e : s.body["events"])
-      if (e["type"] == "group.message") bodies.push_back(e["body"]);
-  }
+  std::vector<std::string> bodies = SyncMessages(b_, bob_, &since, 3, 10);
   poster.join();
   EXPECT_EQ(bodies, (std::vector<std::string>{"m0", "m1", "m2"}));
   // Bad cursors and timeouts are refused.
@@ -546,16 +557,7 @@ TEST_F(GroupsTest, AMemberWhoJoinsAfterPostsIsWokenByTheNextPost) {
     Post(a_, alice_, gid, "welcome");
   });
   auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::string> bodies;
-  while (bodies.empty() &&
-         std::chrono::steady_clock::now() - t0 < std::chrono::seconds(15)) {
-    Answer s =
-        Call(a_, "GET", "/api/v1/sync?timeout=10000&since=" + since, ann);
-    ASSERT_EQ(s.status, 200);
-    since = s.body["next"];
-    for (const auto& e : s.body["events"])
-      if (e["type"] == "group.message") bodies.push_back(e["body"]);
-  }
+  std::vector<std::string> bodies = SyncMessages(a_, ann, &since, 1, 2);
   poster.join();
   EXPECT_EQ(bodies, (std::vector<std::string>{"welcome"}));
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
