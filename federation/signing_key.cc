@@ -1,6 +1,6 @@
 #include "federation/signing_key.h"
 
-#include <openssl/evp.h>
+#include <sodium.h>
 
 #include <cstdlib>
 #include <sstream>
@@ -11,103 +11,87 @@
 namespace hearth::federation {
 namespace {
 
-using PkeyPtr = std::shared_ptr<EVP_PKEY>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+const unsigned char* Bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
 
-PkeyPtr Wrap(EVP_PKEY* p) { return PkeyPtr(p, EVP_PKEY_free); }
-
-std::string RawPublic(EVP_PKEY* pkey) {
-  std::string out(32, '\0');
-  size_t len = out.size();
-  if (EVP_PKEY_get_raw_public_key(
-          pkey, reinterpret_cast<unsigned char*>(out.data()), &len) != 1 ||
-      len != 32) {
-    std::abort();  // an Ed25519 key always has one
-  }
-  return out;
+// libsodium picks its implementations once; it is safe to call from any
+// thread, and cheap after the first call.
+void InitSodium() {
+  static const bool ready = sodium_init() >= 0;
+  if (!ready) std::abort();
 }
 
 }  // namespace
 
-SigningKey::SigningKey(std::shared_ptr<EVP_PKEY> pkey, std::string key_id)
-    : pkey_(std::move(pkey)),
+struct SigningKey::Secret {
+  unsigned char sk[crypto_sign_SECRETKEYBYTES];  // seed, then public key
+  ~Secret() { sodium_memzero(sk, sizeof sk); }
+};
+
+SigningKey::SigningKey(std::shared_ptr<const Secret> secret, std::string key_id)
+    : secret_(std::move(secret)),
       key_id_(std::move(key_id)),
-      public_key_(RawPublic(pkey_.get())) {}
+      public_key_(
+          reinterpret_cast<const char*>(secret_->sk) + crypto_sign_SEEDBYTES,
+          crypto_sign_PUBLICKEYBYTES) {}
 
 SigningKey SigningKey::Generate() {
-  std::string seed = RandomBytes(32);
-  EVP_PKEY* p = EVP_PKEY_new_raw_private_key(
-      EVP_PKEY_ED25519, nullptr,
-      reinterpret_cast<const unsigned char*>(seed.data()), seed.size());
-  if (p == nullptr) std::abort();
-  PkeyPtr pkey = Wrap(p);
+  std::string seed = RandomBytes(crypto_sign_SEEDBYTES);
+  auto secret = std::make_shared<Secret>();
+  unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+  InitSodium();
+  crypto_sign_seed_keypair(pk, secret->sk, Bytes(seed));
+  sodium_memzero(seed.data(), seed.size());
   // Derive the short id from the public key: stable, and distinct keys
   // get distinct ids.
-  std::string id = Base64UrlEncode(Sha256(RawPublic(p))).substr(0, 8);
+  std::string id =
+      Base64UrlEncode(Sha256(std::string_view(reinterpret_cast<const char*>(pk),
+                                              sizeof pk)))
+          .substr(0, 8);
   for (char& c : id) {
     if (c == '-') c = '_';
   }
-  return SigningKey(pkey, "ed25519:" + id);
+  return SigningKey(std::move(secret), "ed25519:" + id);
 }
 
 Result<SigningKey> SigningKey::FromSeed(std::string_view seed,
                                         const std::string& key_id) {
-  if (seed.size() != 32)
+  if (seed.size() != crypto_sign_SEEDBYTES)
     return Error::Invalid("bad_key", "an Ed25519 seed has 32 bytes");
   if (!IsValidKeyId(key_id))
     return Error::Invalid("bad_key", "bad key id \"" + key_id + "\"");
-  EVP_PKEY* p = EVP_PKEY_new_raw_private_key(
-      EVP_PKEY_ED25519, nullptr,
-      reinterpret_cast<const unsigned char*>(seed.data()), seed.size());
-  if (p == nullptr)
-    return Error::Invalid("bad_key", "OpenSSL refused the seed");
-  return SigningKey(Wrap(p), key_id);
+  auto secret = std::make_shared<Secret>();
+  unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+  InitSodium();
+  crypto_sign_seed_keypair(pk, secret->sk, Bytes(seed));
+  return SigningKey(std::move(secret), key_id);
 }
 
 std::string SigningKey::seed() const {
-  std::string out(32, '\0');
-  size_t len = out.size();
-  EVP_PKEY_get_raw_private_key(
-      pkey_.get(), reinterpret_cast<unsigned char*>(out.data()), &len);
-  return out;
+  return std::string(reinterpret_cast<const char*>(secret_->sk),
+                     crypto_sign_SEEDBYTES);
 }
 
 std::string SigningKey::Sign(std::string_view message) const {
-  MdCtxPtr ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  std::string sig(64, '\0');
-  size_t len = sig.size();
-  if (!ctx ||
-      EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, pkey_.get()) !=
-          1 ||
-      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()),
-                     &len,
-                     reinterpret_cast<const unsigned char*>(message.data()),
-                     message.size()) != 1) {
-    std::abort();  // signing with a valid key cannot fail but for memory
+  std::string sig(crypto_sign_BYTES, '\0');
+  if (crypto_sign_detached(reinterpret_cast<unsigned char*>(sig.data()),
+                           nullptr, Bytes(message), message.size(),
+                           secret_->sk) != 0) {
+    std::abort();  // signing with a valid key cannot fail
   }
   return sig;
 }
 
 bool VerifyEd25519(std::string_view public_key, std::string_view message,
                    std::string_view signature) {
-  if (public_key.size() != 32 || signature.size() != 64) return false;
-  EVP_PKEY* p = EVP_PKEY_new_raw_public_key(
-      EVP_PKEY_ED25519, nullptr,
-      reinterpret_cast<const unsigned char*>(public_key.data()),
-      public_key.size());
-  if (p == nullptr) return false;
-  PkeyPtr pkey = Wrap(p);
-  MdCtxPtr ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr,
-                                   pkey.get()) != 1) {
+  if (public_key.size() != crypto_sign_PUBLICKEYBYTES ||
+      signature.size() != crypto_sign_BYTES)
     return false;
-  }
-  return EVP_DigestVerify(
-             ctx.get(),
-             reinterpret_cast<const unsigned char*>(signature.data()),
-             signature.size(),
-             reinterpret_cast<const unsigned char*>(message.data()),
-             message.size()) == 1;
+  InitSodium();
+  // Strict RFC 8032 checks: a canonical S, no small-order key or R.
+  return crypto_sign_verify_detached(Bytes(signature), Bytes(message),
+                                     message.size(), Bytes(public_key)) == 0;
 }
 
 bool IsValidKeyId(std::string_view key_id) {
