@@ -19,12 +19,18 @@ class OnePeer final : public PeerClient {
   }
 };
 
-// Accepts every event and counts them.
-class CountingSink final : public InboundSink {
+// Writes each event's body under its id, then refuses those whose body
+// starts with "refuse" (after the write, which must not survive).
+class WritingSink final : public InboundSink {
  public:
+  storage::Dbi table{};
   int applied = 0;
-  Status Apply(storage::WriteTxn&, const InboundEvent&) override {
+  Status Apply(storage::WriteTxn& txn, const InboundEvent& ev) override {
     ++applied;
+    std::string body = ev.event["content"]["body"];
+    HEARTH_RETURN_IF_ERROR(txn.Put(table, ev.event_id, body));
+    if (body.rfind("refuse", 0) == 0)
+      return Error::Forbidden("refused", "this sink refuses " + body);
     return Ok();
   }
 };
@@ -33,6 +39,7 @@ class InboundTest : public ::testing::Test {
  protected:
   void SetUp() override {
     env_ = std::move(storage::Env::Open(dir_.path(), {})).value();
+    sink_.table = *env_->OpenTable("sink");
     committer_ = std::make_unique<storage::Committer>(*env_);
     outbox_.emplace(std::move(Outbox::Open(*env_)).value());
     peer_.doc = *MakeKeyDocument("p.test", {key_}, {}, 4000000000000);
@@ -51,17 +58,26 @@ class InboundTest : public ::testing::Test {
             .value();
   }
 
-  Result<nlohmann::json> Send(const std::string& txn_id,
-                              const std::string& body_text) {
+  nlohmann::json Event(const std::string& body_text) {
     nlohmann::json event = {{"type", "x"},
                             {"origin", "p.test"},
                             {"ts", clock_.NowMs()},
                             {"content", {{"body", body_text}}}};
     EXPECT_TRUE(SignJson(event, "p.test", key_));
+    return event;
+  }
+
+  Result<nlohmann::json> Send(const std::string& txn_id,
+                              const std::string& body_text) {
+    return SendEvents(txn_id, nlohmann::json::array({Event(body_text)}));
+  }
+
+  Result<nlohmann::json> SendEvents(const std::string& txn_id,
+                                    const nlohmann::json& events) {
     nlohmann::json txn = {{"origin", "p.test"},
                           {"destination", "me.test"},
                           {"ts", clock_.NowMs()},
-                          {"events", {event}}};
+                          {"events", events}};
     std::string body = *Canonicalize(txn);
     std::string uri = "/_hearth/v1/send/" + txn_id;
     auto auth = SignRequest(key_, "p.test", "me.test", "PUT", uri,
@@ -73,7 +89,7 @@ class InboundTest : public ::testing::Test {
   FakeClock clock_;
   Metrics metrics_;
   OnePeer peer_;
-  CountingSink sink_;
+  WritingSink sink_;
   SigningKey key_ = SigningKey::Generate();
   std::unique_ptr<storage::Env> env_;
   std::unique_ptr<storage::Committer> committer_;
@@ -93,6 +109,38 @@ TEST_F(InboundTest, RememberedAnswersAreForgottenAfterTheirTime) {
   // The id is free again.
   ASSERT_TRUE(Send("t1", "other"));
   EXPECT_EQ(sink_.applied, 2);
+}
+
+TEST_F(InboundTest, ARefusedEventLeavesNoWriteAndTakesNoOtherWithIt) {
+  nlohmann::json events = {Event("one"), Event("refuse two"), Event("three")};
+  std::vector<std::string> ids;
+  for (const auto& e : events) ids.push_back(*EventId(e));
+  auto answer = SendEvents("t1", events);
+  ASSERT_TRUE(answer) << answer.error().message;
+  const nlohmann::json& results = (*answer)["results"];
+  EXPECT_EQ(results[ids[0]], nlohmann::json::object());
+  EXPECT_EQ(results[ids[1]]["error"]["code"], "refused");
+  EXPECT_EQ(results[ids[2]], nlohmann::json::object());
+
+  auto txn = std::move(env_->BeginRead()).value();
+  EXPECT_EQ(txn.Get(sink_.table, ids[0])->value_or("absent"), "one");
+  EXPECT_EQ(txn.Get(sink_.table, ids[1])->value_or("absent"), "absent");
+  EXPECT_EQ(txn.Get(sink_.table, ids[2])->value_or("absent"), "three");
+}
+
+TEST_F(InboundTest, ATransactionOfGoodEventsStoresThemAll) {
+  nlohmann::json events = nlohmann::json::array();
+  for (int i = 0; i < 50; ++i) events.push_back(Event("e" + std::to_string(i)));
+  auto answer = SendEvents("t1", events);
+  ASSERT_TRUE(answer) << answer.error().message;
+  EXPECT_EQ((*answer)["results"].size(), 50u);
+  EXPECT_EQ(sink_.applied, 50);  // one pass: nothing applied twice
+  auto txn = std::move(env_->BeginRead()).value();
+  for (const auto& e : events) {
+    auto stored = txn.Get(sink_.table, *EventId(e));
+    ASSERT_TRUE(stored && *stored);
+    EXPECT_EQ(**stored, e["content"]["body"].get<std::string>());
+  }
 }
 
 }  // namespace
