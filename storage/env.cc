@@ -44,7 +44,35 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& dir,
   return std::unique_ptr<Env>(new Env(guard.release(), dir, effective));
 }
 
-Env::~Env() { mdb_env_close(env_); }
+Env::~Env() {
+  DropIdleReaders();
+  mdb_env_close(env_);
+}
+
+namespace {
+constexpr size_t kIdleReaders = 16;
+}  // namespace
+
+void Env::ReturnReader(MDB_txn* txn) {
+  mdb_txn_reset(txn);
+  {
+    std::lock_guard<std::mutex> lock(idle_mu_);
+    if (idle_readers_.size() < kIdleReaders) {
+      idle_readers_.push_back(txn);
+      return;
+    }
+  }
+  mdb_txn_abort(txn);
+}
+
+void Env::DropIdleReaders() {
+  std::vector<MDB_txn*> idle;
+  {
+    std::lock_guard<std::mutex> lock(idle_mu_);
+    idle.swap(idle_readers_);
+  }
+  for (MDB_txn* txn : idle) mdb_txn_abort(txn);
+}
 
 Result<Dbi> Env::OpenTable(const std::string& name) {
   Dbi dbi;
@@ -58,8 +86,21 @@ Result<Dbi> Env::OpenTable(const std::string& name) {
 Result<ReadTxn> Env::BeginRead() {
   std::shared_lock<std::shared_mutex> lock(resize_mu_);
   MDB_txn* txn = nullptr;
-  int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
-  if (rc != 0) return LmdbError("mdb_txn_begin(read)", rc);
+  {
+    std::lock_guard<std::mutex> idle(idle_mu_);
+    if (!idle_readers_.empty()) {
+      txn = idle_readers_.back();
+      idle_readers_.pop_back();
+    }
+  }
+  if (txn != nullptr && mdb_txn_renew(txn) != 0) {
+    mdb_txn_abort(txn);
+    txn = nullptr;
+  }
+  if (txn == nullptr) {
+    int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
+    if (rc != 0) return LmdbError("mdb_txn_begin(read)", rc);
+  }
   return ReadTxn(this, txn, std::move(lock));
 }
 
@@ -86,6 +127,8 @@ Status Env::Update(const std::function<Status(WriteTxn&)>& fn) {
 
 Status Env::GrowMap() {
   std::unique_lock<std::shared_mutex> lock(resize_mu_);
+  // No transaction may be open across a resize, not even a reset one.
+  DropIdleReaders();
   MDB_envinfo info;
   mdb_env_info(env_, &info);
   std::uint64_t current = info.me_mapsize;

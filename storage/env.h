@@ -11,9 +11,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -81,6 +83,8 @@ class Env {
   // For txn.cc.
   MDB_env* raw() const { return env_; }
   std::shared_mutex& resize_mutex() { return resize_mu_; }
+  // Resets a finished read transaction and keeps it for the next reader.
+  void ReturnReader(MDB_txn* txn);
 
  private:
   Env(MDB_env* env, std::string dir, EnvOptions options)
@@ -91,6 +95,12 @@ class Env {
   EnvOptions options_;
   // Shared by every open transaction, taken exclusively to resize the map.
   std::shared_mutex resize_mu_;
+  // Reset read transactions, renewed by BeginRead: beginning one afresh
+  // allocates and searches the reader table, a few percent of a request.
+  // Each keeps its reader slot, so the pool is small (kIdleReaders).
+  void DropIdleReaders();
+  std::mutex idle_mu_;
+  std::vector<MDB_txn*> idle_readers_;
 };
 
 // An error from an LMDB call, with the call's name for the log.

@@ -118,6 +118,28 @@ TEST_F(EnvTest, CursorWalksKeysInOrder) {
   EXPECT_EQ(c->key(), "d");
 }
 
+TEST_F(EnvTest, ReusedReadTransactionsSeeTheLatestCommit) {
+  ASSERT_TRUE(env_->Update([&](WriteTxn& txn) -> Status {
+    return notes_.Put(txn, "k", Note{"one", 1});
+  }));
+  {
+    // More readers at once than the Env keeps idle.
+    std::vector<ReadTxn> readers;
+    for (int i = 0; i < 40; ++i) {
+      auto txn = env_->BeginRead();
+      ASSERT_TRUE(txn) << txn.error().message;
+      readers.push_back(std::move(*txn));
+    }
+    ASSERT_TRUE(env_->Update([&](WriteTxn& txn) -> Status {
+      return notes_.Put(txn, "k", Note{"two", 2});
+    }));
+    // Each still reads its own snapshot.
+    for (auto& r : readers) EXPECT_EQ(notes_.Get(r, "k")->value().n, 1u);
+  }
+  // A reader renewed from the pool starts from the newest commit.
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(Read("k")->n, 2u);
+}
+
 TEST_F(EnvTest, FullMapGrowsInsteadOfFailing) {
   EnvOptions small;
   small.initial_map_bytes = 256 << 10;  // 256 KiB
@@ -138,6 +160,11 @@ TEST_F(EnvTest, FullMapGrowsInsteadOfFailing) {
       return Ok();
     });
     ASSERT_TRUE(s) << s.error().message;
+    // A read between growths leaves a reset reader in the Env's pool.
+    auto reader = (*env)->BeginRead();
+    ASSERT_TRUE(reader);
+    auto first = t->Get(*reader, "k0");
+    ASSERT_TRUE(first && *first);
   }
   EXPECT_GE((*env)->Stats().map_bytes, std::uint64_t(8) << 20);
   auto txn = (*env)->BeginRead();

@@ -27,6 +27,12 @@ Txn::Txn(Txn&& other) noexcept : env_(other.env_), txn_(other.txn_) {
 
 Txn::~Txn() { Abort(); }
 
+ReadTxn::~ReadTxn() {
+  // Still under the resize lock (lock_ goes after this body).
+  if (txn_ != nullptr) env_->ReturnReader(txn_);
+  txn_ = nullptr;
+}
+
 void Txn::Abort() {
   if (txn_ != nullptr) {
     mdb_txn_abort(txn_);

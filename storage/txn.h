@@ -39,6 +39,8 @@ class Txn {
 class ReadTxn : public Txn {
  public:
   ReadTxn(ReadTxn&&) noexcept = default;
+  // Hands the LMDB handle back to the Env for the next reader.
+  ~ReadTxn() override;
 
  private:
   friend class Env;
