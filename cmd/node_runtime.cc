@@ -360,8 +360,8 @@ int RunNode(const DataDir& dir) {
   spdlog::info("received {}, shutting down",
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
 
-  // Stop accepting; httplib finishes the requests in flight before
-  // listen_after_bind() returns. Then the store closes (Env's destructor).
+  // Stop accepting; the servers finish the requests in flight before
+  // their listen threads return. Then the store closes (Env's destructor).
   // Waiting sync requests answer at once.
   hub.Stop();
   member.Stop();

@@ -54,9 +54,10 @@ Result<std::uint64_t> Outbox::Enqueue(
 
 Result<OutboxBatch> Outbox::Next(const storage::Txn& txn,
                                  const std::string& peer, size_t max_events,
-                                 size_t max_bytes) const {
+                                 size_t max_bytes, std::uint64_t after) const {
   OutboxBatch batch;
-  HEARTH_ASSIGN_OR_RETURN(std::uint64_t cursor, Cursor(txn, peer));
+  HEARTH_ASSIGN_OR_RETURN(std::uint64_t stored, Cursor(txn, peer));
+  const std::uint64_t cursor = std::max(stored, after);
   batch.last_seq = cursor;
   HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, entries_.dbi()));
   HEARTH_ASSIGN_OR_RETURN(bool more, c.Seek(EncodeU64BE(cursor + 1)));
@@ -83,9 +84,10 @@ Result<OutboxBatch> Outbox::Next(const storage::Txn& txn,
 Status Outbox::Ack(storage::WriteTxn& txn, const std::string& peer,
                    std::uint64_t last_seq) const {
   // A cursor only moves forward (a late ack must not resend what a block
-  // or a newer ack already passed).
-  HEARTH_ASSIGN_OR_RETURN(std::uint64_t current, Cursor(txn, peer));
-  if (last_seq > current) {
+  // or a newer ack already passed), and a late ack for a removed peer must
+  // not bring its cursor back: entries would wait for it forever.
+  HEARTH_ASSIGN_OR_RETURN(auto stored, txn.Get(cursors_, peer));
+  if (stored && last_seq > DecodeU64BE(*stored).value_or(0)) {
     HEARTH_RETURN_IF_ERROR(txn.Put(cursors_, peer, EncodeU64BE(last_seq)));
   }
   // Delete entries at the front that every destination has acknowledged.

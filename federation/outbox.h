@@ -46,12 +46,16 @@ class Outbox {
   Result<std::uint64_t> Enqueue(storage::WriteTxn& txn, std::string event,
                                 std::vector<std::string> destinations) const;
 
-  // The next events for `peer` after its cursor: at most `max_events`, and
-  // no more than `max_bytes` of event text (but at least one event).
+  // The next events for `peer` after its cursor (or after `after`, if that
+  // is further: what its sender delivered but has not acknowledged yet):
+  // at most `max_events`, and no more than `max_bytes` of event text (but
+  // at least one event).
   Result<OutboxBatch> Next(const storage::Txn& txn, const std::string& peer,
-                           size_t max_events, size_t max_bytes) const;
+                           size_t max_events, size_t max_bytes,
+                           std::uint64_t after = 0) const;
 
-  // Moves `peer`'s cursor to `last_seq` and deletes entries nobody needs.
+  // Moves `peer`'s cursor forward to `last_seq` and deletes entries nobody
+  // needs. A peer without a cursor (removed meanwhile) does not get one.
   Status Ack(storage::WriteTxn& txn, const std::string& peer,
              std::uint64_t last_seq) const;
 

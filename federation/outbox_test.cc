@@ -22,9 +22,9 @@ class OutboxTest : public ::testing::Test {
     }));
   }
   OutboxBatch Next(const std::string& peer, size_t max = 50,
-                   size_t bytes = 1 << 20) {
+                   size_t bytes = 1 << 20, std::uint64_t after = 0) {
     auto txn = env_->BeginRead();
-    return std::move(outbox_->Next(*txn, peer, max, bytes)).value();
+    return std::move(outbox_->Next(*txn, peer, max, bytes, after)).value();
   }
   void Ack(const std::string& peer, std::uint64_t seq) {
     ASSERT_TRUE(env_->Update(
@@ -63,6 +63,37 @@ TEST_F(OutboxTest, EachPeerGetsItsEventsInOrderWithItsOwnCursor) {
   EXPECT_EQ(Depth("c"), 2u);
   Ack("c", c.last_seq);
   EXPECT_EQ(Next("c").events, (std::vector<std::string>{"e2"}));
+}
+
+TEST_F(OutboxTest, ASenderReadsPastWhatItDeliveredBeforeItsAckIsStored) {
+  Start("b");
+  Enqueue("e1", {"b"});
+  Enqueue("e2", {"b"});
+  Enqueue("e3", {"b"});
+  auto first = Next("b", 2);
+  EXPECT_EQ(first.events, (std::vector<std::string>{"e1", "e2"}));
+  // Delivered, not yet acknowledged in the store: the next batch follows.
+  EXPECT_EQ(Next("b", 50, 1 << 20, first.last_seq).events,
+            (std::vector<std::string>{"e3"}));
+  // After a restart (nothing in memory) the stored cursor rules.
+  EXPECT_EQ(Next("b").events.size(), 3u);
+  // A stored cursor ahead of `after` wins.
+  Ack("b", 3);
+  EXPECT_TRUE(Next("b", 50, 1 << 20, 1).events.empty());
+}
+
+TEST_F(OutboxTest, ALateAckForARemovedPeerDoesNotHoldEntriesForIt) {
+  Start("b");
+  Start("c");
+  Enqueue("e1", {"b", "c"});
+  Enqueue("e2", {"b", "c"});
+  ASSERT_TRUE(env_->Update(
+      [&](storage::WriteTxn& txn) { return outbox_->DropCursor(txn, "c"); }));
+  Ack("c", 1);  // c's sender, finishing as c was removed
+  Ack("b", 2);
+  EXPECT_EQ(Depth("b"), 0u);
+  // Both entries are gone (a revived cursor at 1 would keep e2 for c).
+  EXPECT_EQ(Depth("c"), 0u);
 }
 
 TEST_F(OutboxTest, BatchesRespectTheByteLimitButAlwaysTakeOneEvent) {

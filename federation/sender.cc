@@ -134,6 +134,26 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
   // outbox: the same txn id and body, so a receiver that applied it but
   // whose answer was lost just answers again.
   std::optional<OutboxBatch> inflight;
+  // Delivered batches are acknowledged in the store lazily: the next batch
+  // goes out without waiting for a durable commit of the cursor, which is
+  // written when the queue runs dry, every kAckEvents events, and at stop.
+  // A crash loses only those acks; the batches go again and the receiver
+  // drops the events it has (by event id).
+  constexpr size_t kAckEvents = 500;
+  std::uint64_t sent_through = 0;  // delivered (or refused) up to here
+  size_t unacked_events = 0;       // delivered since the last durable ack
+  auto ack = [&] {
+    if (unacked_events == 0) return;
+    Status acked = committer_.Run([&](storage::WriteTxn& w) {
+      return outbox_.Ack(w, peer, sent_through);
+    });
+    if (!acked) {
+      // Kept in memory: nothing is resent, and the next ack tries again.
+      spdlog::error("sender {}: ack: {}", peer, acked.error().message);
+      return;
+    }
+    unacked_events = 0;
+  };
   std::unique_ptr<httplib::Client> client;
   std::string client_url;
   while (!stop_) {
@@ -151,7 +171,7 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
     } else {
       auto txn = env_.BeginRead();
       auto next = txn ? outbox_.Next(*txn, peer, options_.max_events,
-                                     options_.max_bytes)
+                                     options_.max_bytes, sent_through)
                       : Result<OutboxBatch>(txn.error());
       if (!next) {
         spdlog::error("sender {}: {}", peer, next.error().message);
@@ -161,6 +181,10 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
       batch = std::move(next).value();
     }
     if (batch.events.empty()) {
+      // Entries for other peers only are passed over (in memory; they go
+      // into the store with the next ack of a delivery).
+      sent_through = std::max(sent_through, batch.last_seq);
+      ack();
       Wait(self, options_.idle_poll_ms);
       continue;
     }
@@ -193,16 +217,10 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
         trust_.RecordError(peer, "refused txn " + txn->txn_id + ": HTTP " +
                                      std::to_string(res->status));
       }
-      Status acked = committer_.Run([&](storage::WriteTxn& w) {
-        return outbox_.Ack(w, peer, batch.last_seq);
-      });
-      if (!acked) {
-        spdlog::error("sender {}: ack: {}", peer, acked.error().message);
-        inflight = batch;
-        Wait(self, options_.base_backoff_ms);
-        continue;
-      }
       inflight.reset();
+      sent_through = batch.last_seq;
+      unacked_events += batch.events.size();
+      if (unacked_events >= kAckEvents) ack();
       if (delivered) {
         metrics_.Add("hearth_federation_events_sent_total", {{"peer", peer}},
                      double(batch.events.size()));
@@ -227,11 +245,13 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
     // Jitter in [delay/2, delay]: peers that failed together retry apart.
     delay = delay / 2 + std::int64_t(rng() % std::uint64_t(delay / 2 + 1));
     spdlog::debug("sender {}: {}; retry in {} ms", peer, why, delay);
+    ack();
     if (Wait(self, delay, /*backoff=*/true)) {
       spdlog::info("sender {}: the peer contacted us; retrying now", peer);
       failures = 0;
     }
   }
+  ack();
 }
 
 }  // namespace hearth::federation

@@ -5,9 +5,11 @@
 // retried within the hour it returns), reset by a success, and cut short
 // when the peer contacts us. A failed batch is resent unchanged (same txn
 // id and body), so the receiver's txn-id idempotency makes a resend after a
-// lost answer harmless. After a restart senders start again from the
-// stored cursor; a batch rebuilt then may differ, and receivers dedupe
-// events by event id (spec/federation.md).
+// lost answer harmless. A delivered batch is acknowledged in memory at once
+// and in the store every 500 events or when the queue runs dry, so the
+// next batch never waits for a disk flush. After a restart senders start
+// again from the stored cursor; a batch rebuilt then may differ, and
+// receivers dedupe events by event id (spec/federation.md §10).
 #pragma once
 
 #include <atomic>
