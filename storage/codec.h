@@ -9,6 +9,7 @@
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
 #include <istream>
+#include <memory>
 #include <ostream>
 #include <streambuf>
 #include <string>
@@ -61,8 +62,12 @@ struct Streams {
 };
 
 inline Streams& ThreadStreams() {
-  thread_local Streams streams;
-  return streams;
+  // On the heap, not in thread_local storage itself: a thread's static TLS
+  // is zeroed when the thread starts, used or not, and 688 bytes more of
+  // it cost every one of 1,000 sync-waiting threads a page (4 KiB).
+  thread_local std::unique_ptr<Streams> streams;
+  if (!streams) streams = std::make_unique<Streams>();
+  return *streams;
 }
 
 }  // namespace codec_detail
