@@ -381,8 +381,9 @@ Status GroupService::StoreAcceptInTxn(storage::WriteTxn& txn,
   HEARTH_ASSIGN_OR_RETURN(std::string text, federation::Canonicalize(accept));
   MessageRecord rec =
       ToRecord(a, seq, event_id, accept["ts"].get<std::int64_t>(), text);
+  // No `by_event` entry: only a host reads it (to answer a retried post),
+  // and a random-keyed index costs a page of every commit per event.
   HEARTH_RETURN_IF_ERROR(t_->messages.Insert(txn, key, rec));
-  HEARTH_RETURN_IF_ERROR(txn.Put(t_->by_event, event_id, key));
   return AddSyncItem(txn, SyncItem{gid, {}, SyncMessageJson(rec, gid).dump()},
                      local, fx);
 }
