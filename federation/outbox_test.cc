@@ -140,6 +140,18 @@ TEST_F(OutboxTest, TransactionsAreDeterministicSoResendsAreIdentical) {
       R"({"destination":"b.test","events":[{"ts":5},{"ts":9}],"origin":"a.test","ts":9})");
 }
 
+TEST_F(OutboxTest, TheTransactionTsIsTheLargestTopLevelEventTs) {
+  // Nested "ts" members and strings that look like one do not count.
+  OutboxBatch batch{{R"({"a":{"ts":99},"b":["\"ts\":98"],"ts":5})",
+                     R"({"c":"ts","d":[{"ts":97}],"ts":7,"z":{"ts":96}})",
+                     R"({"content":{},"ts":-3})"},
+                    1,
+                    3};
+  auto t = MakeTransaction("a.test", "b.test", batch);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(nlohmann::json::parse(t->body)["ts"], 7);
+}
+
 }  // namespace
 }  // namespace hearth::federation
 
