@@ -10,6 +10,7 @@
 
 namespace hearth {
 
+using groupkeys::EventKey;
 using groupkeys::MessageKey;
 using nlohmann::json;
 
@@ -169,7 +170,7 @@ Result<PostResult> GroupService::Accept(
         generation = fanout_generation_;
       }
       HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
-      HEARTH_ASSIGN_OR_RETURN(auto seen, txn.Get(t_->by_event, event_id));
+      HEARTH_ASSIGN_OR_RETURN(auto seen, AcceptedEvent(txn, a.ts, event_id));
       if (seen) {
         HEARTH_ASSIGN_OR_RETURN(auto rec, t_->messages.Get(txn, *seen));
         if (!rec) return Error::Internal("event index points at nothing");
@@ -217,7 +218,8 @@ Result<PostResult> GroupService::Accept(
         [&](storage::WriteTxn& txn) -> Status {
           fx.Clear();
           out_of_turn = false;
-          HEARTH_ASSIGN_OR_RETURN(auto seen, txn.Get(t_->by_event, event_id));
+          HEARTH_ASSIGN_OR_RETURN(auto seen,
+                                  AcceptedEvent(txn, a.ts, event_id));
           HEARTH_ASSIGN_OR_RETURN(std::uint64_t last, LastSeq(txn, group_id));
           if (seen || last + 1 != seq) {
             // Accepted meanwhile (a retried relay), or an earlier seq was
@@ -230,7 +232,8 @@ Result<PostResult> GroupService::Accept(
           HEARTH_RETURN_IF_ERROR(CheckPoster(txn, *g, poster));
           std::string key = MessageKey(group_id, seq);
           HEARTH_RETURN_IF_ERROR(t_->messages.Insert(txn, key, rec));
-          HEARTH_RETURN_IF_ERROR(txn.Put(t_->by_event, event_id, key));
+          HEARTH_RETURN_IF_ERROR(
+              txn.Put(t_->by_event, EventKey(a.ts, event_id), key));
           // Only to peers we still trust (a blocked or limited node's
           // members stay in the group's list but hear nothing), and that
           // still have a joined member: one banned or gone since step 1
@@ -498,7 +501,7 @@ Result<json> GroupService::HostPost(const std::string& origin,
     // A post retried after a lost answer gets its first accept back,
     // whatever happened since (a ban, the clock).
     HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
-    HEARTH_ASSIGN_OR_RETURN(auto seen, txn.Get(t_->by_event, event_id));
+    HEARTH_ASSIGN_OR_RETURN(auto seen, AcceptedEvent(txn, a.ts, event_id));
     if (seen) {
       HEARTH_ASSIGN_OR_RETURN(auto rec, t_->messages.Get(txn, *seen));
       if (rec) {

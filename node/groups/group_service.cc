@@ -11,6 +11,7 @@
 
 namespace hearth {
 
+using groupkeys::EventKey;
 using groupkeys::IndexKey;
 using groupkeys::MemberKey;
 using groupkeys::MessageKey;
@@ -107,7 +108,14 @@ Result<std::unique_ptr<GroupService>> GroupService::Open(Deps deps) {
   HEARTH_ASSIGN_OR_RETURN(t->index, deps.env.OpenTable("membergroup_index"));
   HEARTH_ASSIGN_OR_RETURN(t->messages, storage::Table<MessageRecord>::Open(
                                            deps.env, "groupseq_message"));
-  HEARTH_ASSIGN_OR_RETURN(t->by_event, deps.env.OpenTable("eventid_message"));
+  HEARTH_ASSIGN_OR_RETURN(t->by_event, deps.env.OpenTable("tseventid_message"));
+  HEARTH_ASSIGN_OR_RETURN(t->by_event_v1,
+                          deps.env.OpenTable("eventid_message"));
+  {
+    HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, deps.env.BeginRead());
+    HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, t->by_event_v1));
+    HEARTH_ASSIGN_OR_RETURN(t->by_event_v1_in_use, c.First());
+  }
   std::unique_ptr<GroupService> s(new GroupService(std::move(deps)));
   s->t_ = std::move(t);
   return s;
@@ -206,6 +214,18 @@ Result<std::uint64_t> GroupService::LastSeq(const storage::Txn& txn,
   std::string prefix = gid + std::string(1, '\0');
   if (!any || c.key().substr(0, prefix.size()) != prefix) return 0;
   return DecodeU64BE(c.key().substr(prefix.size())).value_or(0);
+}
+
+Result<std::optional<std::string>> GroupService::AcceptedEvent(
+    const storage::Txn& txn, std::int64_t ts,
+    const std::string& event_id) const {
+  HEARTH_ASSIGN_OR_RETURN(auto key,
+                          txn.Get(t_->by_event, EventKey(ts, event_id)));
+  if (!key && t_->by_event_v1_in_use) {
+    HEARTH_ASSIGN_OR_RETURN(key, txn.Get(t_->by_event_v1, event_id));
+  }
+  if (!key) return std::optional<std::string>();
+  return std::optional<std::string>(std::string(*key));
 }
 
 Status GroupService::AddSyncItem(storage::WriteTxn& txn, SyncItem item,

@@ -286,6 +286,11 @@ class GroupService {
                           const std::string& member, Effects& fx) const;
   Result<std::uint64_t> LastSeq(const storage::Txn& txn,
                                 const std::string& gid) const;
+  // The message key of an author event this host accepted already (its
+  // author's `ts` and its id), or nullopt.
+  Result<std::optional<std::string>> AcceptedEvent(
+      const storage::Txn& txn, std::int64_t ts,
+      const std::string& event_id) const;
   // A local facilitator (or owner) of a group hosted here.
   Result<GroupRecord> RequireModerator(const storage::Txn& txn, const Member& m,
                                        const GroupId& g, bool owner_only) const;

@@ -283,6 +283,43 @@ TEST_F(GroupsTest, ABannedRemoteMembersPostsAreRefusedByTheHost) {
   EXPECT_EQ(Call(b_, "POST", G(gid) + "/join", bob_).status, 403);
 }
 
+TEST_F(GroupsTest, ARetriedRelayGetsItsFirstAcceptBackEvenAfterARestart) {
+  std::string gid = CreateGroup("retries", "open");
+  Join(b_, bob_, gid);
+  Post(a_, alice_, gid, "first");
+  auto keys = federation::LoadKeyFile(b_.data_dir() + "/node.key");
+  ASSERT_TRUE(keys);
+  auto relay = [&](const std::string& body) {
+    json event = {{"type", "group.message"}, {"origin", "b.test"},
+                  {"author", "@bob@b.test"}, {"group", gid},
+                  {"ts", clock_.NowMs()},    {"content", {{"body", body}}}};
+    EXPECT_TRUE(federation::SignJson(event, "b.test", keys->front()));
+    return event;
+  };
+  std::string path = "/_hearth/v1/groups/" + PercentEncode(gid) + "/messages";
+  auto send = [&](const json& event) {
+    auto res = Signed(b_, "b.test", a_, "a.test", "POST", path, &event);
+    EXPECT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+    return res ? JsonOf(res)["accept"] : json();
+  };
+  json once = relay("said once");
+  json first = send(once);
+  EXPECT_EQ(first["seq"], 2);
+  // The answer was lost; b asks again: the same accept, not a second seq.
+  EXPECT_EQ(send(once), first);
+  json other = relay("said again");
+  EXPECT_EQ(send(other)["seq"], 3);
+  // The index is in the store, not in memory.
+  ASSERT_EQ(a_.Stop(), 0);
+  ASSERT_TRUE(a_.Start());
+  EXPECT_EQ(send(once), first);
+  EXPECT_EQ(send(other)["seq"], 3);
+  auto h = History(a_, alice_, gid);
+  ASSERT_EQ(h.size(), 3u);
+  EXPECT_EQ(h[1].second, *federation::EventId(once));
+  EXPECT_EQ(h[2].second, *federation::EventId(other));
+}
+
 TEST_F(GroupsTest, AccessControlRefusesNonMembersAndForeignNodes) {
   std::string priv = CreateGroup("private-room", "invite", "private");
   std::string pub = CreateGroup("open-room", "open");
