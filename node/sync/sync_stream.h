@@ -93,7 +93,6 @@ class SyncHub {
       std::condition_variable cv;
     };
 
-   public:
     ~Waiter();
     Waiter(const Waiter&) = delete;
     Waiter& operator=(const Waiter&) = delete;
