@@ -40,19 +40,20 @@ Status Committer::Run(const Change& change,
   // batch runs again with each change in its own nested transaction, so
   // the failed one is rolled back alone.
   bool failed = false;
-  Status commit = env_.Update([&](WriteTxn& txn) -> Status {
-    for (const auto& w : batch) {
-      w->result = RunChange(*w->change, txn);
-      if (!w->result) {
-        if (IsMapFull(w->result.error())) return w->result.error();
-        failed = true;
-        return Error::Internal("batch rerun");  // aborts this run
-      }
-    }
-    return Ok();
-  });
+  Result<std::uint64_t> commit =
+      env_.UpdateUnsynced([&](WriteTxn& txn) -> Status {
+        for (const auto& w : batch) {
+          w->result = RunChange(*w->change, txn);
+          if (!w->result) {
+            if (IsMapFull(w->result.error())) return w->result.error();
+            failed = true;
+            return Error::Internal("batch rerun");  // aborts this run
+          }
+        }
+        return Ok();
+      });
   if (failed) {
-    commit = env_.Update([&](WriteTxn& txn) -> Status {
+    commit = env_.UpdateUnsynced([&](WriteTxn& txn) -> Status {
       for (const auto& w : batch) {
         HEARTH_ASSIGN_OR_RETURN(WriteTxn child, txn.BeginNested());
         w->result = RunChange(*w->change, child);
@@ -67,19 +68,27 @@ Status Committer::Run(const Change& change,
     });
   }
 
+  // Visible, not yet durable. The next leader may begin its transaction
+  // while this one waits for the fdatasync: the two overlap, and one sync
+  // may serve both batches.
   lock.lock();
-  if (commit) ++commits_;
+  for (size_t i = 0; i < n; ++i) queue_.pop_front();
+  std::shared_ptr<Writer> next = queue_.empty() ? nullptr : queue_.front();
+  lock.unlock();
+  if (next) next->cv.notify_one();
+
+  Status durable = commit ? env_.Sync(*commit) : Status(commit.error());
+
+  lock.lock();
+  if (durable) ++commits_;
   for (const auto& w : batch) {
-    if (!commit) w->result = commit;
+    if (!durable) w->result = durable;
     if (w->result) ++changes_;
     w->done = true;
-    queue_.pop_front();
   }
-  std::shared_ptr<Writer> next = queue_.empty() ? nullptr : queue_.front();
   lock.unlock();
   for (const auto& w : batch)
     if (w != self) w->cv.notify_one();
-  if (next) next->cv.notify_one();
   return self->result;
 }
 

@@ -59,6 +59,17 @@ TEST_F(CommitterTest, ConcurrentChangesShareCommitsAndAllLand) {
   EXPECT_LT(committer.commits(), committer.changes());
 }
 
+TEST_F(CommitterTest, AChangeIsOnDiskWhenRunReturns) {
+  Committer committer(*env_);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(committer.Run(
+        [&](WriteTxn& txn) { return txn.Put(dbi_, EncodeU64BE(i), "v"); }));
+    auto latest = env_->BeginRead(Env::View::kLatest);
+    ASSERT_TRUE(latest);
+    EXPECT_GE(env_->durable_id(), latest->id()) << i;
+  }
+}
+
 // The group sequencer's contract: numbers taken under a lock that is
 // released once the change is queued commit in number order, each change
 // seeing the one before it.

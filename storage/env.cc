@@ -1,6 +1,8 @@
 #include "storage/env.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -31,26 +33,76 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& dir,
   if ((rc = mdb_env_set_mapsize(env, options.initial_map_bytes)) != 0)
     return LmdbError("mdb_env_set_mapsize", rc);
   // MDB_NOTLS: read transactions are not tied to a thread's reader slot, so
-  // pool threads can each hold one without surprises. No NOSYNC/NOMETASYNC:
-  // every commit is durable when it returns.
-  rc = mdb_env_open(env, dir.c_str(), MDB_NOTLS, 0600);
+  // pool threads can each hold one without surprises.
+  // MDB_NOMETASYNC: a commit syncs its data pages but only writes its meta
+  // page; the next fdatasync (Sync) makes it durable. LMDB keeps the pages
+  // of the last two snapshots, so a lost meta page rolls back to an intact
+  // one. Nothing is acknowledged or shown before Sync (see BeginRead).
+  rc = mdb_env_open(env, dir.c_str(), MDB_NOTLS | MDB_NOMETASYNC, 0600);
   if (rc != 0) return LmdbError("opening the store in " + dir, rc);
+  // A commit of a process that died before its Sync is still only in the
+  // page cache: put it on disk before anything reads it.
+  if ((rc = mdb_env_sync(env, 1)) != 0) return LmdbError("mdb_env_sync", rc);
   // A store that was grown earlier opens at its larger size; keep it.
   MDB_envinfo info;
   mdb_env_info(env, &info);
   EnvOptions effective = options;
   effective.initial_map_bytes =
       std::max<std::uint64_t>(info.me_mapsize, options.initial_map_bytes);
-  return std::unique_ptr<Env>(new Env(guard.release(), dir, effective));
+  auto opened = std::unique_ptr<Env>(new Env(guard.release(), dir, effective));
+  opened->committed_ = info.me_last_txnid;
+  opened->durable_ = info.me_last_txnid;
+  if (options.write_ahead_bytes > 0) {
+    MDB_stat stat;
+    mdb_env_stat(opened->env_, &stat);
+    opened->page_bytes_ = stat.ms_psize;
+    opened->data_fd_ = ::open((dir + "/data.mdb").c_str(), O_RDWR | O_CLOEXEC);
+    struct stat st;
+    if (opened->data_fd_ >= 0 && ::fstat(opened->data_fd_, &st) == 0)
+      opened->written_end_ = std::uint64_t(st.st_size);
+  }
+  return opened;
 }
 
 Env::~Env() {
   DropIdleReaders();
   mdb_env_close(env_);
+  if (data_fd_ >= 0) ::close(data_fd_);
+}
+
+void Env::KeepAhead() {
+  if (data_fd_ < 0) return;
+  MDB_envinfo info;
+  mdb_env_info(env_, &info);
+  // LMDB writes this transaction's new pages from `used` on, at its commit
+  // (or when it spills), always after this call in this thread.
+  const std::uint64_t used =
+      (info.me_last_pgno + 1) * std::uint64_t(page_bytes_);
+  const std::uint64_t ahead = options_.write_ahead_bytes;
+  if (written_end_ >= used + ahead / 2) return;
+  static const std::vector<char> zeros(64 << 10);
+  std::uint64_t at = std::max(written_end_, used);
+  const std::uint64_t end = std::min(used + ahead, options_.max_map_bytes);
+  while (at < end) {
+    size_t n = size_t(std::min<std::uint64_t>(zeros.size(), end - at));
+    ssize_t w = ::pwrite(data_fd_, zeros.data(), n, off_t(at));
+    if (w <= 0) break;  // a full disk: LMDB will say so itself if it must
+    at += std::uint64_t(w);
+  }
+  written_end_ = std::max(written_end_, at);
 }
 
 namespace {
 constexpr size_t kIdleReaders = 16;
+
+// Raises `a` to `v` unless it is already higher (commits of two writers may
+// record their ids out of order).
+void RaiseTo(std::atomic<std::uint64_t>& a, std::uint64_t v) {
+  std::uint64_t cur = a.load(std::memory_order_relaxed);
+  while (cur < v &&
+         !a.compare_exchange_weak(cur, v, std::memory_order_release)) {
+  }
+}
 }  // namespace
 
 void Env::ReturnReader(MDB_txn* txn) {
@@ -83,7 +135,16 @@ Result<Dbi> Env::OpenTable(const std::string& name) {
   return dbi;
 }
 
-Result<ReadTxn> Env::BeginRead() {
+Result<ReadTxn> Env::BeginRead(View view) {
+  HEARTH_ASSIGN_OR_RETURN(ReadTxn txn, BeginReadLatest());
+  if (view == View::kDurable) {
+    std::uint64_t id = mdb_txn_id(txn.raw());
+    if (id > durable_id()) HEARTH_RETURN_IF_ERROR(Sync(id));
+  }
+  return txn;
+}
+
+Result<ReadTxn> Env::BeginReadLatest() {
   std::shared_lock<std::shared_mutex> lock(resize_mu_);
   MDB_txn* txn = nullptr;
   {
@@ -113,16 +174,52 @@ Result<WriteTxn> Env::BeginWrite() {
 }
 
 Status Env::Update(const std::function<Status(WriteTxn&)>& fn) {
+  HEARTH_ASSIGN_OR_RETURN(std::uint64_t id, UpdateUnsynced(fn));
+  return Sync(id);
+}
+
+Result<std::uint64_t> Env::UpdateUnsynced(
+    const std::function<Status(WriteTxn&)>& fn) {
   for (;;) {
     Status s;
     {
       HEARTH_ASSIGN_OR_RETURN(WriteTxn txn, BeginWrite());
+      KeepAhead();
       s = fn(txn);
       if (s) s = txn.Commit();
     }  // aborted here unless committed
-    if (s || !IsMapFull(s.error())) return s;
+    if (s) {
+      // The id LMDB gave the commit; a transaction that changed nothing
+      // writes no meta page and leaves the previous one.
+      MDB_envinfo info;
+      mdb_env_info(env_, &info);
+      std::uint64_t id = info.me_last_txnid;
+      RaiseTo(committed_, id);
+      return id;
+    }
+    if (!IsMapFull(s.error())) return s.error();
     HEARTH_RETURN_IF_ERROR(GrowMap());
   }
+}
+
+Status Env::Sync(std::uint64_t id) {
+  if (durable_id() >= id) return Ok();
+  std::lock_guard<std::mutex> lock(sync_mu_);
+  if (sync_failed_)
+    return Error{ErrorKind::kInternal, "storage_sync_failed",
+                 "an earlier fdatasync of the store failed; restart the node"};
+  if (durable_id() >= id) return Ok();  // a sync that ended meanwhile
+  // Everything committed before the fdatasync starts is covered by it.
+  std::uint64_t target = committed_.load(std::memory_order_acquire);
+  int rc = mdb_env_sync(env_, 1);
+  if (rc != 0) {
+    sync_failed_ = true;
+    Error e = LmdbError("mdb_env_sync", rc);
+    e.reason = "storage_sync_failed";
+    return e;
+  }
+  RaiseTo(durable_, std::max(target, id));
+  return Ok();
 }
 
 Status Env::GrowMap() {

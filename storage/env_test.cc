@@ -140,6 +140,99 @@ TEST_F(EnvTest, ReusedReadTransactionsSeeTheLatestCommit) {
   for (int i = 0; i < 40; ++i) EXPECT_EQ(Read("k")->n, 2u);
 }
 
+TEST_F(EnvTest, AnUnsyncedCommitIsShownOnlyToLatestReadsUntilSynced) {
+  auto id = env_->UpdateUnsynced([&](WriteTxn& txn) -> Status {
+    return notes_.Put(txn, "k", Note{"soon", 1});
+  });
+  ASSERT_TRUE(id) << id.error().message;
+  EXPECT_LT(env_->durable_id(), *id);
+  {
+    // A decision-only read sees it and does not wait for the disk.
+    auto latest = env_->BeginRead(Env::View::kLatest);
+    ASSERT_TRUE(latest);
+    EXPECT_EQ(latest->id(), *id);
+    EXPECT_EQ(notes_.Get(*latest, "k")->value().n, 1u);
+    EXPECT_LT(env_->durable_id(), *id);
+  }
+  // A read whose snapshot holds it syncs first.
+  auto durable = env_->BeginRead();
+  ASSERT_TRUE(durable);
+  EXPECT_EQ(durable->id(), *id);
+  EXPECT_GE(env_->durable_id(), *id);
+}
+
+TEST_F(EnvTest, SyncCoversEveryEarlierCommit) {
+  std::uint64_t last = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto id = env_->UpdateUnsynced([&](WriteTxn& txn) -> Status {
+      return notes_.Put(txn, "k" + std::to_string(i), Note{"x", 0});
+    });
+    ASSERT_TRUE(id);
+    EXPECT_GT(*id, last);
+    last = *id;
+  }
+  EXPECT_LT(env_->durable_id(), last);
+  ASSERT_TRUE(env_->Sync(last - 2));  // one fdatasync: all three are on disk
+  EXPECT_EQ(env_->durable_id(), last);
+  ASSERT_TRUE(env_->Sync(last));
+}
+
+TEST_F(EnvTest, ACommitThatChangesNothingTakesNoIdOfItsOwn) {
+  auto before = env_->UpdateUnsynced([&](WriteTxn& txn) -> Status {
+    return notes_.Put(txn, "k", Note{"x", 0});
+  });
+  ASSERT_TRUE(before);
+  ASSERT_TRUE(env_->Sync(*before));
+  auto empty = env_->UpdateUnsynced([](WriteTxn&) -> Status { return Ok(); });
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(*empty, *before);
+  // Had the empty commit claimed the next id, this one would look synced.
+  auto next = env_->UpdateUnsynced([&](WriteTxn& txn) -> Status {
+    return notes_.Put(txn, "k", Note{"y", 0});
+  });
+  ASSERT_TRUE(next);
+  EXPECT_GT(*next, *before);
+  EXPECT_LT(env_->durable_id(), *next);
+}
+
+TEST_F(EnvTest, TheFileIsWrittenAheadOfTheLastPage) {
+  EnvOptions options;
+  options.write_ahead_bytes = 1 << 20;
+  hearth::testing::TempDir other;
+  auto env = Env::Open(other.path(), options);
+  ASSERT_TRUE(env);
+  auto t = Table<Note>::Open(**env, "notes");
+  ASSERT_TRUE(t);
+  std::string big(3000, 'x');
+  // 3 MiB in 1,000 records: the zeros run out and are written again.
+  for (int batch = 0; batch < 20; ++batch) {
+    ASSERT_TRUE((*env)->Update([&](WriteTxn& txn) -> Status {
+      for (int i = 0; i < 50; ++i)
+        HEARTH_RETURN_IF_ERROR(
+            t->Put(txn, "k" + std::to_string(batch * 50 + i), Note{big, 0}));
+      return Ok();
+    }));
+    EnvStats s = (*env)->Stats();
+    // At most one transaction (50 pages here) past the last check.
+    EXPECT_GE(s.file_bytes + (256 << 10), s.used_bytes + (512 << 10))
+        << "batch " << batch;
+  }
+  EXPECT_GE((*env)->Stats().used_bytes, std::uint64_t(3) << 20);
+  // The zeros past the last page are no concern of LMDB's.
+  env->reset();
+  auto again = Env::Open(other.path(), options);
+  ASSERT_TRUE(again);
+  auto t2 = Table<Note>::Open(**again, "notes");
+  ASSERT_TRUE(t2);
+  auto txn = (*again)->BeginRead();
+  ASSERT_TRUE(txn);
+  for (int i = 0; i < 1000; i += 99) {
+    auto v = t2->Get(*txn, "k" + std::to_string(i));
+    ASSERT_TRUE(v && *v) << i;
+    EXPECT_EQ((*v)->text, big);
+  }
+}
+
 TEST_F(EnvTest, FullMapGrowsInsteadOfFailing) {
   EnvOptions small;
   small.initial_map_bytes = 256 << 10;  // 256 KiB

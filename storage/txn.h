@@ -27,6 +27,8 @@ class Txn {
                                               std::string_view key) const;
 
   MDB_txn* raw() const { return txn_; }
+  // The id of the snapshot (a read) or of the commit to be (a write).
+  std::uint64_t id() const { return mdb_txn_id(txn_); }
 
  protected:
   Txn(Env* env, MDB_txn* txn) : env_(env), txn_(txn) {}

@@ -187,7 +187,11 @@ Status AccountService::Logout(std::string_view token) {
 Result<Member> AccountService::Authenticate(std::string_view token) const {
   if (token.empty() || token.size() > 256) return InvalidToken();
   std::string hash = HashSecret(token);
-  HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, env_.BeginRead());
+  // The latest view, not only the durable one: a session or suspension
+  // that is not on disk yet was not acknowledged yet either, and this
+  // answer passes no stored data on.
+  HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn,
+                          env_.BeginRead(storage::Env::View::kLatest));
   HEARTH_ASSIGN_OR_RETURN(auto session, store_.sessions.Get(txn, hash));
   if (!session || session->expires_ts <= clock_.NowMs()) return InvalidToken();
   HEARTH_ASSIGN_OR_RETURN(auto account,

@@ -169,9 +169,13 @@ Result<PostResult> GroupService::Accept(
         std::lock_guard<std::mutex> lock(fanout_mu_);
         generation = fanout_generation_;
       }
-      HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, d_.env.BeginRead());
+      // The latest view: the checks are made again in the commit. What
+      // this read passes on (an earlier accept) waits for the disk first.
+      HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn,
+                              d_.env.BeginRead(storage::Env::View::kLatest));
       HEARTH_ASSIGN_OR_RETURN(auto seen, AcceptedEvent(txn, a.ts, event_id));
       if (seen) {
+        HEARTH_RETURN_IF_ERROR(d_.env.Sync(txn.id()));
         HEARTH_ASSIGN_OR_RETURN(auto rec, t_->messages.Get(txn, *seen));
         if (!rec) return Error::Internal("event index points at nothing");
         if (accept_out) *accept_out = json::parse(rec->accept);
