@@ -35,10 +35,43 @@ std::string PctEncode(const std::string& s);
 // A keep-alive connection with Nagle off to 127.0.0.1:`port`.
 std::unique_ptr<httplib::Client> Connect(int port, int read_timeout_s = 30);
 
+// One keep-alive HTTP/1.1 connection to 127.0.0.1:`port`, Nagle off, that
+// writes each request in one send and reads answers with Content-Length.
+// The driver shares the machine's cores with the nodes it measures:
+// httplib's client sends a POST's head and body in two writes (two TCP
+// segments, two wake-ups on the node) and reads the head a byte at a time.
+class RawClient {
+ public:
+  explicit RawClient(int port, int read_timeout_s = 30);
+  ~RawClient();
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+
+  struct Answer {
+    int status = 0;  // 0: no answer (the error is in `body`)
+    std::string body;
+  };
+  // `head` holds extra header lines, each ending in "\r\n".
+  Answer Request(const std::string& method, const std::string& path,
+                 const std::string& head, const std::string& body = "");
+  // Makes a Request blocked in another thread return (status 0).
+  void Abort();
+
+ private:
+  bool Open();
+  void Close();
+  int port_;
+  int timeout_s_;
+  std::mutex fd_mu_;  // Open, Close and Abort; Request reads fd_ alone
+  int fd_ = -1;
+  std::string buf_;  // read but not yet taken
+};
+
 // Failed API calls, remembered (the first few of each kind) so that a run
 // ends with exactly what the node answered. Thread-safe.
 void NoteFailure(const std::string& call, const httplib::Result& res);
 void NoteFailure(const std::string& call, const std::string& what);
+void NoteFailure(const std::string& call, const RawClient::Answer& answer);
 size_t FailureCount();
 void PrintFailures();
 
@@ -127,7 +160,7 @@ class SyncReceiver {
   Account member_;
   int timeout_ms_;
   std::string cursor_;
-  std::unique_ptr<httplib::Client> client_;
+  RawClient client_;
   std::thread thread_;
   std::atomic<bool> stop_{false}, done_{false};
   std::atomic<size_t> calls_{0};

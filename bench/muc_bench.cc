@@ -389,11 +389,16 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"single", "fed", "both"}))
       ->capture_default_str();
   app.add_option("--messages", s.messages, "burst messages")
+      ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   app.add_option("--window", s.window, "posts unanswered at most")
+      ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
-  app.add_option("--paced", s.paced, "paced messages")->capture_default_str();
+  app.add_option("--paced", s.paced, "paced messages")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
   app.add_option("--rate", s.rate, "paced messages per second")
+      ->check(CLI::Range(0.1, 100000.0))
       ->capture_default_str();
   app.add_option("--baseline", baseline, "baseline file")
       ->capture_default_str();
