@@ -1,5 +1,7 @@
 #include "federation/signed_json.h"
 
+#include <algorithm>
+
 #include "common/crypto.h"
 #include "common/encoding.h"
 
@@ -75,9 +77,82 @@ Status VerifyJson(const nlohmann::json& object, const std::string& server_name,
 
 Result<std::string> EventId(const nlohmann::json& event) {
   HEARTH_ASSIGN_OR_RETURN(std::string bytes, SigningBytes(event));
+  return EventIdOfSigningBytes(bytes);
+}
+
+std::string EventIdOfSigningBytes(std::string_view bytes) {
   std::string id = "$";  // (not "$" + ...: a GCC 12 -Wrestrict false alarm)
   id += Base64UrlEncode(Sha256(bytes));
   return id;
+}
+
+void CanonicalObject::AddRaw(std::string key, std::string canonical) {
+  members_.emplace_back(std::move(key), std::move(canonical));
+}
+
+Status CanonicalObject::AddString(std::string key, std::string_view value) {
+  HEARTH_ASSIGN_OR_RETURN(std::string text,
+                          Canonicalize(nlohmann::json(std::string(value))));
+  AddRaw(std::move(key), std::move(text));
+  return Ok();
+}
+
+Status CanonicalObject::AddInt(std::string key, std::int64_t value) {
+  if (value > kMaxSafeInteger || value < -kMaxSafeInteger)
+    return Error::Invalid("not_canonical",
+                          "integer outside the canonical JSON range");
+  AddRaw(std::move(key), std::to_string(value));
+  return Ok();
+}
+
+bool CanonicalObject::Has(std::string_view key) const {
+  for (const auto& [k, v] : members_)
+    if (k == key) return true;
+  return false;
+}
+
+Result<std::string> CanonicalObject::Text() const {
+  // Sorted by code point, which for UTF-8 is byte order (std::string's).
+  std::vector<const std::pair<std::string, std::string>*> sorted;
+  size_t size = 2;
+  for (const auto& m : members_) {
+    sorted.push_back(&m);
+    size += m.first.size() + m.second.size() + 4;
+  }
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  std::string out;
+  out.reserve(size);
+  out += '{';
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    if (i > 0) {
+      if (sorted[i]->first == sorted[i - 1]->first)
+        return Error::Invalid("not_canonical",
+                              "duplicate key " + sorted[i]->first);
+      out += ',';
+    }
+    HEARTH_ASSIGN_OR_RETURN(std::string key,
+                            Canonicalize(nlohmann::json(sorted[i]->first)));
+    out += key;
+    out += ':';
+    out += sorted[i]->second;
+  }
+  out += '}';
+  return out;
+}
+
+Result<std::string> SignCanonical(CanonicalObject object,
+                                  const std::string& server_name,
+                                  const SigningKey& key) {
+  if (object.Has("signatures") || object.Has("unsigned"))
+    return Error::Invalid("not_canonical",
+                          "sign an object without signatures here");
+  HEARTH_ASSIGN_OR_RETURN(std::string bytes, object.Text());
+  nlohmann::json sigs = {
+      {server_name, {{key.key_id(), Base64Encode(key.Sign(bytes))}}}};
+  HEARTH_ASSIGN_OR_RETURN(std::string sigs_text, Canonicalize(sigs));
+  object.AddRaw("signatures", std::move(sigs_text));
+  return object.Text();
 }
 
 }  // namespace hearth::federation

@@ -38,6 +38,57 @@ TEST(SignedJsonTest, MatrixSigningVectors) {
   EXPECT_TRUE(VerifyJson(data, "domain", "ed25519:1", key.public_key()));
 }
 
+TEST(SignedJsonTest, SignCanonicalMakesTheBytesOfSignJsonThenCanonicalize) {
+  SigningKey key = MatrixTestKey();
+  // An accept-shaped object: a nested signed event, keys on both sides of
+  // "signatures", non-ASCII text and escapes.
+  nlohmann::json event = {
+      {"type", "group.message"},
+      {"origin", "b.example"},
+      {"ts", 1700000000123},
+      {"content", {{"body", "caf\u00e9 \"quoted\"\n\u2603"}}}};
+  ASSERT_TRUE(SignJson(event, "b.example", key));
+  nlohmann::json dom = {{"type", "group.accept"}, {"origin", "domain"},
+                        {"group", "!g@domain"},   {"seq", 42},
+                        {"ts", 1700000000456},    {"content", {}},
+                        {"event", event},         {"author_key", {{"k", "v"}}}};
+  dom["content"] = nlohmann::json::object();
+  ASSERT_TRUE(SignJson(dom, "domain", key));
+  auto expected = Canonicalize(dom);
+  ASSERT_TRUE(expected);
+
+  CanonicalObject obj;
+  auto event_text = Canonicalize(event);
+  ASSERT_TRUE(event_text);
+  // Added out of order on purpose.
+  ASSERT_TRUE(obj.AddString("type", "group.accept"));
+  obj.AddRaw("event", *event_text);
+  ASSERT_TRUE(obj.AddInt("ts", 1700000000456));
+  ASSERT_TRUE(obj.AddString("origin", "domain"));
+  obj.AddRaw("content", "{}");
+  ASSERT_TRUE(obj.AddInt("seq", 42));
+  obj.AddRaw("author_key", R"({"k":"v"})");
+  ASSERT_TRUE(obj.AddString("group", "!g@domain"));
+  auto text = SignCanonical(obj, "domain", key);
+  ASSERT_TRUE(text) << text.error().message;
+  EXPECT_EQ(*text, *expected);
+  auto parsed = ParseCanonical(*text);
+  ASSERT_TRUE(parsed);
+  EXPECT_TRUE(VerifyJson(*parsed, "domain", "ed25519:1", key.public_key()));
+
+  // What cannot be canonical is refused, not written.
+  CanonicalObject bad;
+  EXPECT_FALSE(bad.AddInt("n", kMaxSafeInteger + 1));
+  EXPECT_FALSE(bad.AddString("s", std::string("\xff\xfe")));
+  CanonicalObject twice;
+  twice.AddRaw("a", "1");
+  twice.AddRaw("a", "2");
+  EXPECT_FALSE(twice.Text());
+  CanonicalObject signed_already;
+  signed_already.AddRaw("signatures", "{}");
+  EXPECT_FALSE(SignCanonical(signed_already, "domain", key));
+}
+
 TEST(SignedJsonTest, SignaturesAndUnsignedAreNotCovered) {
   SigningKey key = MatrixTestKey();
   nlohmann::json obj = {{"one", 1}, {"two", "Two"}};

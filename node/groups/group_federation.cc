@@ -153,7 +153,8 @@ Result<std::shared_ptr<const GroupService::Fanout>> GroupService::FanoutOf(
 
 Result<PostResult> GroupService::Accept(
     const std::string& group_id, const std::string& poster,
-    const json& author_event, const std::string& event_id,
+    const json& author_event, const std::string& event_text,
+    const std::string& event_id,
     const std::optional<std::pair<std::string, std::string>>& author_key,
     json* accept_out) {
   HEARTH_ASSIGN_OR_RETURN(AuthorEvent a,
@@ -200,19 +201,27 @@ Result<PostResult> GroupService::Accept(
     const std::uint64_t seq = sequencer->next;
     const std::uint64_t generation = sequencer->generation;
     std::int64_t now = d_.clock.NowMs();
-    json accept = {{"type", kAcceptType},
-                   {"origin", d_.keys.server_name()},
-                   {"group", group_id},
-                   {"seq", seq},
-                   {"ts", now},
-                   {"content", json::object()},
-                   {"event", author_event}};
-    if (author_key)
-      accept["author_key"] = {
-          {author_key->first, Base64Encode(author_key->second)}};
-    HEARTH_RETURN_IF_ERROR(
-        federation::SignJson(accept, d_.keys.server_name(), d_.keys.current()));
-    HEARTH_ASSIGN_OR_RETURN(std::string text, federation::Canonicalize(accept));
+    // Put together as canonical text, not a DOM: the author's event is
+    // text already, and the text is what is signed, stored and sent.
+    federation::CanonicalObject accept;
+    accept.AddRaw("content", "{}");
+    accept.AddRaw("event", event_text);
+    HEARTH_RETURN_IF_ERROR(accept.AddString("group", group_id));
+    HEARTH_RETURN_IF_ERROR(accept.AddString("origin", d_.keys.server_name()));
+    HEARTH_RETURN_IF_ERROR(accept.AddInt("seq", std::int64_t(seq)));
+    HEARTH_RETURN_IF_ERROR(accept.AddInt("ts", now));
+    HEARTH_RETURN_IF_ERROR(accept.AddString("type", kAcceptType));
+    if (author_key) {
+      HEARTH_ASSIGN_OR_RETURN(
+          std::string vouched,
+          federation::Canonicalize(
+              json{{author_key->first, Base64Encode(author_key->second)}}));
+      accept.AddRaw("author_key", std::move(vouched));
+    }
+    HEARTH_ASSIGN_OR_RETURN(
+        std::string text,
+        federation::SignCanonical(std::move(accept), d_.keys.server_name(),
+                                  d_.keys.current()));
     const MessageRecord rec = ToRecord(a, seq, event_id, now, text);
     const std::string sync = SyncMessageJson(rec, group_id).dump();
 
@@ -272,7 +281,7 @@ Result<PostResult> GroupService::Accept(
         });
     if (stored) {
       Finish(fx);
-      if (accept_out) *accept_out = std::move(accept);
+      if (accept_out) *accept_out = json::parse(text);
       return PostResult{event_id, seq};
     }
     // This seq was not stored: whoever queued the next one will find it
@@ -501,6 +510,10 @@ Result<json> GroupService::HostPost(const std::string& origin,
                             origin + " speaks only for its own members");
   HEARTH_RETURN_IF_ERROR(RequireTrusted(origin));
   HEARTH_ASSIGN_OR_RETURN(std::string event_id, federation::EventId(event));
+  federation::JsonLimits nested;  // as inside the accept
+  nested.max_depth = federation::JsonLimits{}.max_depth - 1;
+  HEARTH_ASSIGN_OR_RETURN(std::string event_text,
+                          federation::Canonicalize(event, nested));
   {
     // A post retried after a lost answer gets its first accept back,
     // whatever happened since (a ban, the clock).
@@ -533,8 +546,8 @@ Result<json> GroupService::HostPost(const std::string& origin,
     return Error::Unauthenticated("bad_signature",
                                   "the event is not signed by " + origin);
   json accept;
-  HEARTH_ASSIGN_OR_RETURN(
-      auto r, Accept(group_id, a.author, event, event_id, used, &accept));
+  HEARTH_ASSIGN_OR_RETURN(auto r, Accept(group_id, a.author, event, event_text,
+                                         event_id, used, &accept));
   (void)r;
   return json{{"accept", accept}};
 }

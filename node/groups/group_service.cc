@@ -817,8 +817,10 @@ Result<PostResult> GroupService::Post(const Member& m,
   if (IsHost(id)) {
     // Our own member in our own group: the host's signature on the accept
     // covers the author's event; there is no second signature to make.
-    HEARTH_ASSIGN_OR_RETURN(std::string event_id, federation::EventId(event));
-    return Accept(group_id, m.member_id, event, event_id, std::nullopt,
+    // Unsigned, the event's canonical text is its signing bytes.
+    HEARTH_ASSIGN_OR_RETURN(std::string text, federation::SigningBytes(event));
+    return Accept(group_id, m.member_id, event, text,
+                  federation::EventIdOfSigningBytes(text), std::nullopt,
                   nullptr);
   }
   // A remote group: our signature on the author's event, then the host.

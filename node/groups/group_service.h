@@ -218,10 +218,13 @@ class GroupService {
   // `poster` (checked again inside the commit). The seq is taken and the
   // accept signed under the group's sequencer, outside the commit; the
   // commit only checks that the seq still follows and stores. A retried
-  // relayed post gets its first accept back. `accept_out`: the accept.
+  // relayed post gets its first accept back. `event_text`: the canonical
+  // text of `author_event` (signatures included), which goes into the
+  // accept as it is. `accept_out`: the accept.
   Result<PostResult> Accept(
       const std::string& group_id, const std::string& poster,
-      const nlohmann::json& author_event, const std::string& event_id,
+      const nlohmann::json& author_event, const std::string& event_text,
+      const std::string& event_id,
       const std::optional<std::pair<std::string, std::string>>& author_key,
       nlohmann::json* accept_out);
   // Who an accepted post goes to: the local members to wake, and the
