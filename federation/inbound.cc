@@ -160,11 +160,12 @@ Status CheckTransactionShape(const nlohmann::json& content,
 }
 
 Status Inbound::VerifyEvent(const std::string& origin,
-                            const nlohmann::json& event) {
+                            const nlohmann::json& event,
+                            const std::string& signing_bytes) {
   HEARTH_RETURN_IF_ERROR(CheckEventShape(event, origin));
   // Old keys verify events whose `ts` (checked by the shape) is at or
   // before their expiry.
-  Status verified = trust_.VerifySigned(event, origin);
+  Status verified = trust_.VerifySigned(event, origin, true, &signing_bytes);
   if (!verified)
     metrics_.Add("hearth_federation_signature_failures_total",
                  {{"peer", origin}});
@@ -214,17 +215,19 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
   // answer before it sends the next batch, so it bounds what one peer can
   // deliver to us.
   const size_t n = events->size();
-  std::vector<std::string> ids(n);
+  std::vector<std::string> ids(n), bytes(n);
   std::vector<Status> verdicts(n, Ok());
   ParallelFor(n, [&](size_t i) {
     const nlohmann::json& event = (*events)[i];
-    auto id = EventId(event);
-    if (!id) {
-      verdicts[i] = id.error();
+    // The signing bytes once, for the event id and the signature.
+    auto b = SigningBytes(event);
+    if (!b) {
+      verdicts[i] = b.error();
       return;
     }
-    ids[i] = std::move(*id);
-    verdicts[i] = VerifyEvent(origin, event);
+    bytes[i] = std::move(*b);
+    ids[i] = EventIdOfSigningBytes(bytes[i]);
+    verdicts[i] = VerifyEvent(origin, event, bytes[i]);
   });
   nlohmann::json results = nlohmann::json::object();
   std::vector<InboundEvent> valid;
@@ -234,8 +237,9 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
       if (!ids[i].empty()) results[ids[i]] = ErrorJson(verdicts[i].error());
       continue;
     }
-    valid.push_back(
-        InboundEvent{ids[i], origin, event["type"].get<std::string>(), event});
+    valid.push_back(InboundEvent{ids[i], origin,
+                                 event["type"].get<std::string>(), event,
+                                 std::move(bytes[i])});
   }
 
   std::optional<TxnRecord> raced;

@@ -29,7 +29,8 @@ struct InboundEvent {
   std::string event_id;
   std::string origin;
   std::string type;
-  nlohmann::json event;  // as received, signatures included
+  nlohmann::json event;       // as received, signatures included
+  std::string signing_bytes;  // SigningBytes(event), made once to verify it
   // What the sink wants done once the event is durable (wake members
   // waiting in sync, say). Run after the commit, in order, only for events
   // that applied.
@@ -122,7 +123,8 @@ class Inbound {
       const std::string& uri, std::optional<std::string_view> canonical_content,
       bool directory_only);
   // Checks `origin`'s signature on an event; the reason on failure.
-  Status VerifyEvent(const std::string& origin, const nlohmann::json& event);
+  Status VerifyEvent(const std::string& origin, const nlohmann::json& event,
+                     const std::string& signing_bytes);
 
   storage::Env& env_;
   storage::Committer& committer_;

@@ -30,6 +30,110 @@ Result<std::string> SigningBytes(const nlohmann::json& object) {
   return out;
 }
 
+namespace {
+
+// Past the JSON string that starts at text[i] (a '"'); its unescaped
+// bytes in *out. Canonical text only: escapes are \" \\ \b \f \n \r \t
+// and \u00XX.
+Result<size_t> ScanString(std::string_view text, size_t i, std::string* out) {
+  static const Error bad = Error::Invalid("not_canonical", "bad string");
+  ++i;
+  while (i < text.size()) {
+    char c = text[i++];
+    if (c == '"') return i;
+    if (c != '\\') {
+      if (out) out->push_back(c);
+      continue;
+    }
+    if (i >= text.size()) return bad;
+    char e = text[i++];
+    if (e == 'u') {
+      if (text.size() - i < 4) return bad;
+      unsigned v = 0;
+      for (size_t k = 0; k < 4; ++k) {
+        char h = text[i + k];
+        int d = h >= '0' && h <= '9'   ? h - '0'
+                : h >= 'a' && h <= 'f' ? h - 'a' + 10
+                                       : -1;
+        if (d < 0) return bad;
+        v = v * 16 + unsigned(d);
+      }
+      if (v > 0x1f) return bad;  // canonical JSON escapes controls only
+      if (out) out->push_back(char(v));
+      i += 4;
+      continue;
+    }
+    static const std::string_view from = "\"\\bfnrt", to = "\"\\\b\f\n\r\t";
+    size_t k = from.find(e);
+    if (k == std::string_view::npos) return bad;
+    if (out) out->push_back(to[k]);
+  }
+  return bad;
+}
+
+// Past the JSON value that starts at text[i].
+Result<size_t> SkipValue(std::string_view text, size_t i) {
+  if (i >= text.size())
+    return Error::Invalid("not_canonical", "text ends in a value");
+  if (text[i] == '"') return ScanString(text, i, nullptr);
+  if (text[i] != '{' && text[i] != '[') {
+    while (i < text.size() && text[i] != ',' && text[i] != '}' &&
+           text[i] != ']')
+      ++i;
+    return i;
+  }
+  int depth = 0;
+  while (i < text.size()) {
+    char c = text[i];
+    if (c == '"') {
+      HEARTH_ASSIGN_OR_RETURN(i, ScanString(text, i, nullptr));
+      continue;
+    }
+    ++i;
+    if (c == '{' || c == '[') ++depth;
+    if ((c == '}' || c == ']') && --depth == 0) return i;
+  }
+  return Error::Invalid("not_canonical", "unbalanced value");
+}
+
+}  // namespace
+
+Result<std::string> CanonicalFromSigningBytes(const nlohmann::json& object,
+                                              std::string_view signing_bytes) {
+  if (!object.is_object() || object.contains("unsigned"))
+    return Canonicalize(object);  // the unusual case: no shortcut
+  auto sigs = object.find("signatures");
+  if (sigs == object.end()) return std::string(signing_bytes);
+  HEARTH_ASSIGN_OR_RETURN(std::string value, Canonicalize(*sigs));
+  const std::string_view text = signing_bytes;
+  if (text.size() < 2 || text.front() != '{' || text.back() != '}')
+    return Error::Invalid("not_canonical", "signing bytes are an object");
+  // Find the first top-level member whose key sorts after "signatures".
+  size_t i = 1, at = text.size() - 1;
+  while (i < text.size() - 1) {
+    std::string key;
+    const size_t start = i;
+    HEARTH_ASSIGN_OR_RETURN(i, ScanString(text, i, &key));
+    if (key > "signatures") {
+      at = start;
+      break;
+    }
+    if (i >= text.size() || text[i] != ':')
+      return Error::Invalid("not_canonical", "a key without a value");
+    HEARTH_ASSIGN_OR_RETURN(i, SkipValue(text, i + 1));
+    if (i < text.size() && text[i] == ',') ++i;
+  }
+  std::string out;
+  out.reserve(text.size() + value.size() + 16);
+  out.append(text.substr(0, at));
+  if (at == text.size() - 1 && text.size() > 2) out += ',';
+  out += "\"signatures\":";
+  out += value;
+  if (at != text.size() - 1) out += ',';
+  out.append(text.substr(at));
+  return out;
+}
+
 Status SignJson(nlohmann::json& object, const std::string& server_name,
                 const SigningKey& key) {
   HEARTH_ASSIGN_OR_RETURN(std::string bytes, SigningBytes(object));
@@ -54,7 +158,8 @@ std::vector<std::string> SignatureKeyIds(const nlohmann::json& object,
 }
 
 Status VerifyJson(const nlohmann::json& object, const std::string& server_name,
-                  const std::string& key_id, std::string_view public_key) {
+                  const std::string& key_id, std::string_view public_key,
+                  const std::string* signing_bytes) {
   auto ids = SignatureKeyIds(object, server_name);
   if (std::find(ids.begin(), ids.end(), key_id) == ids.end()) {
     return Error::Unauthenticated(
@@ -66,8 +171,12 @@ Status VerifyJson(const nlohmann::json& object, const std::string& server_name,
   if (!sig || sig->size() != 64)
     return Error::Unauthenticated("bad_signature",
                                   "signature is not 64 bytes of base64");
-  HEARTH_ASSIGN_OR_RETURN(std::string bytes, SigningBytes(object));
-  if (!VerifyEd25519(public_key, bytes, *sig)) {
+  std::string made;
+  if (signing_bytes == nullptr) {
+    HEARTH_ASSIGN_OR_RETURN(made, SigningBytes(object));
+    signing_bytes = &made;
+  }
+  if (!VerifyEd25519(public_key, *signing_bytes, *sig)) {
     return Error::Unauthenticated(
         "bad_signature",
         "signature by " + server_name + " with " + key_id + " does not verify");

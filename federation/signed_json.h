@@ -20,6 +20,12 @@ namespace hearth::federation {
 // is not an object or cannot be canonical.
 Result<std::string> SigningBytes(const nlohmann::json& object);
 
+// The canonical text of `object` (Canonicalize's bytes) from its signing
+// bytes: the `signatures` member is put in its place in the text, not the
+// whole object encoded again. `signing_bytes` must be SigningBytes(object).
+Result<std::string> CanonicalFromSigningBytes(const nlohmann::json& object,
+                                              std::string_view signing_bytes);
+
 // Adds `server_name`'s signature with `key` to `object`, keeping other
 // signatures.
 Status SignJson(nlohmann::json& object, const std::string& server_name,
@@ -62,8 +68,11 @@ std::vector<std::string> SignatureKeyIds(const nlohmann::json& object,
 // Checks `server_name`'s signature by `key_id` against `public_key`.
 // Unauthenticated with reason `unsigned` (no such signature),
 // `bad_signature` (malformed or wrong).
+// `signing_bytes`, if set, must be SigningBytes(object) (made once by a
+// caller that needs them for the event id too).
 Status VerifyJson(const nlohmann::json& object, const std::string& server_name,
-                  const std::string& key_id, std::string_view public_key);
+                  const std::string& key_id, std::string_view public_key,
+                  const std::string* signing_bytes = nullptr);
 
 // An event's id: "$" + unpadded URL-safe base64 of the SHA-256 of its
 // signing bytes. The same on every node, whoever signed it.

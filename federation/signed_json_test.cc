@@ -89,6 +89,44 @@ TEST(SignedJsonTest, SignCanonicalMakesTheBytesOfSignJsonThenCanonicalize) {
   EXPECT_FALSE(SignCanonical(signed_already, "domain", key));
 }
 
+TEST(SignedJsonTest, CanonicalFromSigningBytesPutsSignaturesInPlace) {
+  SigningKey key = MatrixTestKey();
+  std::vector<nlohmann::json> objects = {
+      nlohmann::json::object(),
+      {{"a", 1}},
+      {{"z", "last"}},
+      {{"a", {{"signatures", {{"x", "nested, not ours"}}}}}, {"t", "y"}},
+      {{"s", "q\"uote}"}, {"signaturez", 1}, {"signatur", "es"}},
+      {{"sig\nnatures", 1},
+       {"signatures\x01", 2},
+       {"\u00e9",
+        [] {
+          return nlohmann::json::array({1, "]", {{"k", "}"}}});
+        }()}},
+      {{"content", {{"body", "{\"not\": [json]}\\"}}}, {"ts", 5}},
+  };
+  for (auto object : objects) {
+    ASSERT_TRUE(SignJson(object, "domain", key));
+    ASSERT_TRUE(SignJson(object, "other", key));
+    auto bytes = SigningBytes(object);
+    ASSERT_TRUE(bytes);
+    auto fast = CanonicalFromSigningBytes(object, *bytes);
+    auto slow = Canonicalize(object);
+    ASSERT_TRUE(fast) << fast.error().message << " for " << object.dump();
+    ASSERT_TRUE(slow);
+    EXPECT_EQ(*fast, *slow);
+    // Verifying with the bytes made once is verifying.
+    EXPECT_TRUE(
+        VerifyJson(object, "domain", "ed25519:1", key.public_key(), &*bytes));
+  }
+  nlohmann::json unsigned_member = {{"a", 1}, {"unsigned", {{"age", 3}}}};
+  ASSERT_TRUE(SignJson(unsigned_member, "domain", key));
+  auto bytes = SigningBytes(unsigned_member);
+  ASSERT_TRUE(bytes);
+  EXPECT_EQ(*CanonicalFromSigningBytes(unsigned_member, *bytes),
+            *Canonicalize(unsigned_member));
+}
+
 TEST(SignedJsonTest, SignaturesAndUnsignedAreNotCovered) {
   SigningKey key = MatrixTestKey();
   nlohmann::json obj = {{"one", 1}, {"two", "Two"}};

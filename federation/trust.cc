@@ -254,8 +254,8 @@ Result<PeerRecord> TrustService::CheckInbound(const std::string& origin,
 }
 
 Status TrustService::VerifySigned(const nlohmann::json& object,
-                                  const std::string& origin,
-                                  bool allow_expired) {
+                                  const std::string& origin, bool allow_expired,
+                                  const std::string* signing_bytes) {
   Error last = Error::Unauthenticated("unsigned",
                                       "the object is not signed by " + origin);
   for (const auto& id : SignatureKeyIds(object, origin)) {
@@ -274,7 +274,7 @@ Status TrustService::VerifySigned(const nlohmann::json& object,
         continue;
       }
     }
-    Status s = VerifyJson(object, origin, id, key->key);
+    Status s = VerifyJson(object, origin, id, key->key, signing_bytes);
     if (s) return Ok();
     last = s.error();
   }

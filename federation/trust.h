@@ -144,8 +144,10 @@ class TrustService {
   // `unknown_key`, `expired_key`).
   // `allow_expired` false: current keys only (objects whose `ts` the
   // signer picks freely, or that have none).
+  // `signing_bytes`: SigningBytes(object), if the caller made them already.
   Status VerifySigned(const nlohmann::json& object, const std::string& origin,
-                      bool allow_expired = true);
+                      bool allow_expired = true,
+                      const std::string* signing_bytes = nullptr);
 
   // Runs inside the transaction that changes a peer's state (nullopt: the
   // peer is removed), so that what depends on it changes atomically, e.g.

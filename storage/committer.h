@@ -1,8 +1,9 @@
 // Group commit. Concurrent writers hand their change to Run(); one of them
 // (the leader, as in leveldb's write queue) runs a batch of waiting changes,
-// each in its own nested transaction, and commits them all with one fsync.
-// Every caller returns only after its change is durable, or with the error
-// that stopped it. A change that fails is rolled back alone; the others in
+// each in its own nested transaction, and commits them all with one data
+// fdatasync; it then hands the queue to the next leader and waits for the
+// meta page's sync (Env::Sync) while that one runs. Every caller returns
+// only after its change is durable, or with the error that stopped it. A change that fails is rolled back alone; the others in
 // the batch still commit.
 #pragma once
 

@@ -349,7 +349,8 @@ Status GroupService::VerifyAuthorInTxn(const storage::Txn& txn,
 }
 
 Status GroupService::StoreAcceptInTxn(storage::WriteTxn& txn,
-                                      const json& accept, Effects& fx) {
+                                      const json& accept, Effects& fx,
+                                      const std::string* signing_bytes) {
   if (!accept.contains("group") || !accept["group"].is_string() ||
       !accept.contains("seq") || !accept["seq"].is_number_unsigned() ||
       accept["seq"].get<std::uint64_t>() == 0 || !accept.contains("ts") ||
@@ -394,7 +395,13 @@ Status GroupService::StoreAcceptInTxn(storage::WriteTxn& txn,
   }
   HEARTH_ASSIGN_OR_RETURN(AuthorEvent a,
                           ParseAuthorEvent(accept["event"], gid));
-  HEARTH_ASSIGN_OR_RETURN(std::string text, federation::Canonicalize(accept));
+  std::string text;
+  if (signing_bytes) {
+    HEARTH_ASSIGN_OR_RETURN(
+        text, federation::CanonicalFromSigningBytes(accept, *signing_bytes));
+  } else {
+    HEARTH_ASSIGN_OR_RETURN(text, federation::Canonicalize(accept));
+  }
   MessageRecord rec =
       ToRecord(a, seq, event_id, accept["ts"].get<std::int64_t>(), text);
   // No `by_event` entry: only a host reads it (to answer a retried post),
@@ -612,7 +619,9 @@ Status GroupService::ApplyAccept(storage::WriteTxn& txn,
     return Error::Forbidden(
         "not_host", event.origin + " does not host " + Str(accept, "group"));
   Effects fx;
-  HEARTH_RETURN_IF_ERROR(StoreAcceptInTxn(txn, accept, fx));
+  HEARTH_RETURN_IF_ERROR(StoreAcceptInTxn(
+      txn, accept, fx,
+      event.signing_bytes.empty() ? nullptr : &event.signing_bytes));
   event.after_commit.push_back([this, fx] { Finish(fx); });
   return Ok();
 }

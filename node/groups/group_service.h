@@ -252,8 +252,11 @@ class GroupService {
   };
   std::shared_ptr<Sequencer> SequencerFor(const std::string& gid);
   // Receiver: verify and store a host's accept (deduped by seq).
+  // `signing_bytes`: the accept's, if the caller has them (inbound made
+  // them to verify it), so its stored text is not encoded again.
   Status StoreAcceptInTxn(storage::WriteTxn& txn, const nlohmann::json& accept,
-                          Effects& fx);
+                          Effects& fx,
+                          const std::string* signing_bytes = nullptr);
   // The host's signature on an accept (may fetch the host's keys: call
   // outside a transaction).
   Status VerifyAccept(const nlohmann::json& accept, const std::string& host);
