@@ -180,6 +180,8 @@ Status AccountService::Logout(std::string_view token) {
     HEARTH_ASSIGN_OR_RETURN(existed, store_.sessions.Delete(txn, hash));
     return Ok();
   }));
+  // Before the answer: a request after it must not find the session.
+  sessions_cache_.Invalidate();
   if (!existed) return InvalidToken();
   return Ok();
 }
@@ -187,19 +189,26 @@ Status AccountService::Logout(std::string_view token) {
 Result<Member> AccountService::Authenticate(std::string_view token) const {
   if (token.empty() || token.size() > 256) return InvalidToken();
   std::string hash = HashSecret(token);
+  const std::int64_t now = clock_.NowMs();
+  if (auto cached = sessions_cache_.Get(hash, now))
+    return Member{std::move(cached->handle), std::move(cached->member_id)};
+  const std::uint64_t generation = sessions_cache_.generation();
   // The latest view, not only the durable one: a session or suspension
   // that is not on disk yet was not acknowledged yet either, and this
   // answer passes no stored data on.
   HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn,
                           env_.BeginRead(storage::Env::View::kLatest));
   HEARTH_ASSIGN_OR_RETURN(auto session, store_.sessions.Get(txn, hash));
-  if (!session || session->expires_ts <= clock_.NowMs()) return InvalidToken();
+  if (!session || session->expires_ts <= now) return InvalidToken();
   HEARTH_ASSIGN_OR_RETURN(auto account,
                           store_.accounts.Get(txn, session->handle));
   if (!account) return InvalidToken();
   if (account->suspended)
     return Error::Forbidden("suspended", "this account is suspended");
-  return Member{account->handle, MemberIdOf(account->handle)};
+  Member member{account->handle, MemberIdOf(account->handle)};
+  sessions_cache_.Put(
+      hash, {member.handle, member.member_id, session->expires_ts}, generation);
+  return member;
 }
 
 Result<bool> AccountService::IsLocalMember(const storage::Txn& txn,

@@ -12,6 +12,7 @@
 #include "node/accounts/account_store.h"
 #include "node/accounts/login_throttle.h"
 #include "node/accounts/password.h"
+#include "node/accounts/session_cache.h"
 #include "node/config.h"
 #include "storage/audit_log.h"
 #include "storage/committer.h"
@@ -112,6 +113,9 @@ class AccountService {
   LoginThrottle& throttle_;
   const Clock& clock_;
   AccountsOptions options_;
+  // See session_cache.h: every write that ends a session, or changes
+  // whether an account may act, must call sessions_cache_.Invalidate().
+  mutable SessionCache sessions_cache_;
 };
 
 }  // namespace hearth

@@ -74,6 +74,9 @@ TEST_F(AccountServiceTest, LogoutEndsOnlyThatSession) {
   auto a = service_->Register(Req("sam"));
   auto b = service_->Login("sam", "long enough", "127.0.0.1");
   ASSERT_TRUE(a && b);
+  // Both authenticated (and so remembered) before the logout.
+  ASSERT_TRUE(service_->Authenticate(a->token));
+  ASSERT_TRUE(service_->Authenticate(b->token));
   ASSERT_TRUE(service_->Logout(b->token));
   EXPECT_FALSE(service_->Authenticate(b->token));
   EXPECT_TRUE(service_->Authenticate(a->token));
