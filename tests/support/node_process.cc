@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@ std::string Slurp(const std::string& path) {
 
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& out_path,
             const CommandOptions& options = {}) {
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
@@ -45,6 +47,12 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::string& out_path,
     if (options.uid >= 0 &&
         (::setgid(options.uid) != 0 || ::setuid(options.uid) != 0))
       ::_exit(125);
+    // A test binary that crashes must not leave nodes behind holding their
+    // ports and directories: the child dies with the thread that started
+    // it (every Start runs on a test's main thread). Set after setuid,
+    // which clears it; and the parent may already be gone.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(124);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
