@@ -111,6 +111,8 @@ Result<std::string> CanonicalFromSigningBytes(const nlohmann::json& object,
   // Find the first top-level member whose key sorts after "signatures".
   size_t i = 1, at = text.size() - 1;
   while (i < text.size() - 1) {
+    if (text[i] != '"')
+      return Error::Invalid("not_canonical", "a member without a key");
     std::string key;
     const size_t start = i;
     HEARTH_ASSIGN_OR_RETURN(i, ScanString(text, i, &key));

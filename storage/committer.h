@@ -3,8 +3,9 @@
 // each in its own nested transaction, and commits them all with one data
 // fdatasync; it then hands the queue to the next leader and waits for the
 // meta page's sync (Env::Sync) while that one runs. Every caller returns
-// only after its change is durable, or with the error that stopped it. A change that fails is rolled back alone; the others in
-// the batch still commit.
+// only after its change is durable, or with the error that stopped it. A
+// change that fails is rolled back alone; the others in the batch still
+// commit.
 #pragma once
 
 #include <condition_variable>

@@ -138,8 +138,7 @@ Result<Dbi> Env::OpenTable(const std::string& name) {
 Result<ReadTxn> Env::BeginRead(View view) {
   HEARTH_ASSIGN_OR_RETURN(ReadTxn txn, BeginReadLatest());
   if (view == View::kDurable) {
-    std::uint64_t id = mdb_txn_id(txn.raw());
-    if (id > durable_id()) HEARTH_RETURN_IF_ERROR(Sync(id));
+    if (txn.id() > durable_id()) HEARTH_RETURN_IF_ERROR(Sync(txn.id()));
   }
   return txn;
 }
