@@ -33,7 +33,7 @@ void AddSyncApi(http::Router& router, SyncDeps deps) {
                 HEARTH_ASSIGN_OR_RETURN(
                     auto groups, deps.groups.JoinedGroups(txn, m.member_id));
                 HEARTH_ASSIGN_OR_RETURN(
-                    page, deps.stream.Read(txn, m.member_id, groups, pos,
+                    page, deps.stream.Read(txn, m.member_id, *groups, pos,
                                            kMaxEvents));
               }
               pos = page.next;

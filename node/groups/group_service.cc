@@ -167,6 +167,7 @@ Status GroupService::PutMembership(storage::WriteTxn& txn,
                                    const MembershipRecord& r,
                                    Effects& fx) const {
   fx.members_changed.insert(gid);
+  joined_.NoteWrite(txn.id());
   HEARTH_RETURN_IF_ERROR(t_->members.Put(txn, MemberKey(gid, r.member_id), r));
   auto id = MemberId::Parse(r.member_id);
   if (id && id->server == d_.keys.server_name())
@@ -179,6 +180,7 @@ Status GroupService::DeleteMembership(storage::WriteTxn& txn,
                                       const std::string& member,
                                       Effects& fx) const {
   fx.members_changed.insert(gid);
+  joined_.NoteWrite(txn.id());
   HEARTH_ASSIGN_OR_RETURN(bool a,
                           t_->members.Delete(txn, MemberKey(gid, member)));
   HEARTH_ASSIGN_OR_RETURN(bool b, txn.Delete(t_->index, IndexKey(member, gid)));
@@ -249,19 +251,21 @@ Status GroupService::TellMember(storage::WriteTxn& txn, const std::string& gid,
   return AddSyncItem(txn, SyncItem{gid, {member}, item.dump()}, {member}, fx);
 }
 
-Result<std::set<std::string>> GroupService::JoinedGroups(
-    const storage::Txn& txn, const std::string& member) const {
-  std::set<std::string> out;
+Result<JoinedCache::Groups> GroupService::JoinedGroups(
+    const storage::ReadTxn& txn, const std::string& member) const {
+  if (JoinedCache::Groups known = joined_.Find(member, txn.id())) return known;
+  auto out = std::make_shared<std::set<std::string>>();
   std::string prefix = member + std::string(1, '\0');
   HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, t_->index));
   HEARTH_ASSIGN_OR_RETURN(bool more, c.Seek(prefix));
   while (more && c.key().substr(0, prefix.size()) == prefix) {
     std::string gid(c.key().substr(prefix.size()));
     HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, gid, member));
-    if (r && r->state == MemberState::kJoined) out.insert(gid);
+    if (r && r->state == MemberState::kJoined) out->insert(gid);
     HEARTH_ASSIGN_OR_RETURN(more, c.Next());
   }
-  return out;
+  joined_.Keep(member, txn.id(), out);
+  return JoinedCache::Groups(std::move(out));
 }
 
 Result<std::vector<GroupRecord>> GroupService::ListedGroups() const {

@@ -41,6 +41,7 @@
 #include "node/accounts/account_service.h"
 #include "node/groups/group_fields.h"
 #include "node/groups/group_records.h"
+#include "node/groups/joined_cache.h"
 #include "node/sync/sync_stream.h"
 #include "storage/committer.h"
 #include "storage/env.h"
@@ -154,9 +155,11 @@ class GroupService {
   Status SetFacilitator(const Member& m, const std::string& group_id,
                         const std::string& target, bool facilitator);
 
-  // The groups `member` has joined (for sync), in `txn`.
-  Result<std::set<std::string>> JoinedGroups(const storage::Txn& txn,
-                                             const std::string& member) const;
+  // The groups `member` has joined (for sync), as of `txn`, a read
+  // transaction: from memory while no membership changed since they were
+  // read (joined_cache.h).
+  Result<JoinedCache::Groups> JoinedGroups(const storage::ReadTxn& txn,
+                                           const std::string& member) const;
 
   // --- Host side, for authenticated peers -------------------------------
   Result<nlohmann::json> HostGetGroup(const std::string& origin,
@@ -318,6 +321,10 @@ class GroupService {
   std::mutex fanout_mu_;
   std::map<std::string, std::shared_ptr<const Fanout>> fanout_cache_;
   std::uint64_t fanout_generation_ = 0;  // guarded by fanout_mu_
+
+  // Raised inside every membership write (PutMembership,
+  // DeleteMembership); mutable because JoinedGroups fills it.
+  mutable JoinedCache joined_;
 
   std::mutex backfill_mu_;
   std::condition_variable backfill_cv_;

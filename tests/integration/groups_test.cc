@@ -600,6 +600,42 @@ TEST_F(GroupsTest, AMemberWhoJoinsAfterPostsIsWokenByTheNextPost) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
 }
 
+// Sync keeps each member's joined groups in memory between rounds; a
+// join or a leave must show in the very next round, on the host and on
+// a member's own node.
+TEST_F(GroupsTest, SyncFollowsTheGroupsAMemberJoinsAndLeaves) {
+  std::string g1 = CreateGroup("first", "open");
+  std::string g2 = CreateGroup("second", "open");
+  std::string ann = RegisterMember(a_, "ann");
+  ASSERT_FALSE(ann.empty());
+  Join(a_, ann, g1);
+  Join(b_, bob_, g1);
+  Answer a0 = Call(a_, "GET", "/api/v1/sync", ann);
+  Answer b0 = Call(b_, "GET", "/api/v1/sync", bob_);
+  ASSERT_EQ(a0.status, 200);
+  ASSERT_EQ(b0.status, 200);
+  std::string ann_since = a0.body["next"], bob_since = b0.body["next"];
+  using Bodies = std::vector<std::string>;
+  Post(a_, alice_, g1, "one");
+  EXPECT_EQ(SyncMessages(a_, ann, &ann_since, 1, 3), Bodies{"one"});
+  EXPECT_EQ(SyncMessages(b_, bob_, &bob_since, 1, 3), Bodies{"one"});
+
+  Join(a_, ann, g2);
+  Join(b_, bob_, g2);
+  Post(a_, alice_, g2, "two");
+  EXPECT_EQ(SyncMessages(a_, ann, &ann_since, 1, 3), Bodies{"two"});
+  EXPECT_EQ(SyncMessages(b_, bob_, &bob_since, 1, 3), Bodies{"two"});
+
+  // Ann leaves the first group: what it gets next is not hers.
+  Answer left = Call(a_, "POST", G(g1) + "/leave", ann, json::object());
+  ASSERT_EQ(left.status, 200) << left.body.dump();
+  Post(a_, alice_, g1, "after ann left");
+  Post(a_, alice_, g2, "three");
+  EXPECT_EQ(SyncMessages(a_, ann, &ann_since, 1, 3), Bodies{"three"});
+  EXPECT_EQ(SyncMessages(b_, bob_, &bob_since, 2, 3),
+            (Bodies{"after ann left", "three"}));
+}
+
 TEST_F(GroupsTest, GroupInputIsValidated) {
   auto create = [&](json spec) {
     return Call(a_, "POST", "/api/v1/groups", alice_, spec);
