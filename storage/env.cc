@@ -185,7 +185,24 @@ Result<std::uint64_t> Env::UpdateUnsynced(
       HEARTH_ASSIGN_OR_RETURN(WriteTxn txn, BeginWrite());
       KeepAhead();
       s = fn(txn);
-      if (s) s = txn.Commit();
+      if (s) {
+        // Held across the commit and the flag, so that the next commit
+        // (LMDB lets it begin as soon as this one returns) and any Sync
+        // after it see a failure.
+        std::lock_guard<std::mutex> lock(commit_mu_);
+        s = txn.Commit();
+        if (!s && !IsMapFull(s.error())) {
+          // The commit's own fdatasync (of its data pages) may be what
+          // failed (LMDB does not say which call did), and a later
+          // fdatasync would not say that the kernel dropped pages, the
+          // previous commit's meta page among them: nothing may be called
+          // durable from here on.
+          sync_failed_ = true;
+          Error e = s.error();
+          e.reason = "storage_sync_failed";
+          return e;
+        }
+      }
     }  // aborted here unless committed
     if (s) {
       // The id LMDB gave the commit; a transaction that changed nothing

@@ -94,9 +94,10 @@ class Env {
 
   // Returns once the commit `id` (and every earlier one) is on disk. One
   // fdatasync serves every commit made before it started, and concurrent
-  // callers share it. After a failed fdatasync every later Sync fails too:
-  // the kernel may have dropped the pages, and a second fdatasync would not
-  // say so (the "fsyncgate" lesson); the node must be restarted.
+  // callers share it. After a failed fdatasync (ours, or the one inside a
+  // commit that failed) every later Sync fails too: the kernel may have
+  // dropped the pages, and a second fdatasync would not say so (the
+  // "fsyncgate" lesson); the node must be restarted.
   Status Sync(std::uint64_t id);
   std::uint64_t durable_id() const {
     return durable_.load(std::memory_order_acquire);
@@ -145,7 +146,8 @@ class Env {
   std::atomic<std::uint64_t> committed_{0};
   std::atomic<std::uint64_t> durable_{0};
   std::mutex sync_mu_;
-  bool sync_failed_ = false;  // guarded by sync_mu_
+  std::atomic<bool> sync_failed_{false};
+  std::mutex commit_mu_;  // see UpdateUnsynced
 };
 
 // An error from an LMDB call, with the call's name for the log.
