@@ -263,6 +263,20 @@ Outcome RunScenario(bool fed, const Settings& s, Report& report) {
       "  driver CPU %.3f s over the burst = %.1f us/msg (%.0f%% of a "
       "core)\n",
       self_burst, self_burst * 1e6 / s.messages, self_burst / burst_wall * 100);
+  {
+    // The machine's budget: every process here shares its cores, so the
+    // throughput goal is bounded by the CPU all of them spend per message.
+    double cpu_s = self_burst;
+    for (auto& n : nodes) cpu_s += n.cpu_burst_s;
+    const double us_per_msg = cpu_s * 1e6 / s.messages;
+    const double goal_rate = 10 * (fed ? kProsodyFedRate : kProsodySingleRate);
+    std::printf(
+        "  all processes: %.0f us of CPU per message, %.2f of %u cores busy "
+        "over the burst; 10x Prosody (%.0f msg/s) at this cost needs %.1f "
+        "cores\n",
+        us_per_msg, cpu_s / burst_wall, std::thread::hardware_concurrency(),
+        goal_rate, us_per_msg * goal_rate / 1e6);
+  }
 
   // Paced: 1,000 messages at 200/s.
   const std::int64_t paced_lo = 200000, paced_hi = paced_lo + s.paced;
