@@ -210,7 +210,8 @@ int RunNode(const DataDir& dir) {
       GroupService::kAcceptType,
       [&](storage::WriteTxn& txn, const federation::InboundEvent& e) {
         return (*groups)->ApplyAccept(txn, e);
-      });
+      },
+      [&](federation::InboundEvent& e) { return (*groups)->PrepareAccept(e); });
   inbound_router.Register(
       GroupService::kMembershipType,
       [&](storage::WriteTxn& txn, const federation::InboundEvent& e) {

@@ -215,31 +215,37 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
   // answer before it sends the next batch, so it bounds what one peer can
   // deliver to us.
   const size_t n = events->size();
-  std::vector<std::string> ids(n), bytes(n);
+  std::vector<std::string> ids(n);
+  std::vector<std::optional<InboundEvent>> prepared(n);
   std::vector<Status> verdicts(n, Ok());
   ParallelFor(n, [&](size_t i) {
-    const nlohmann::json& event = (*events)[i];
+    nlohmann::json& event = (*events)[i];
     // The signing bytes once, for the event id and the signature.
-    auto b = SigningBytes(event);
-    if (!b) {
-      verdicts[i] = b.error();
+    auto bytes = SigningBytes(event);
+    if (!bytes) {
+      verdicts[i] = bytes.error();
       return;
     }
-    bytes[i] = std::move(*b);
-    ids[i] = EventIdOfSigningBytes(bytes[i]);
-    verdicts[i] = VerifyEvent(origin, event, bytes[i]);
+    ids[i] = EventIdOfSigningBytes(*bytes);
+    verdicts[i] = VerifyEvent(origin, event, *bytes);
+    if (!verdicts[i]) return;
+    std::string type = event["type"].get<std::string>();
+    InboundEvent ev{ids[i], origin, std::move(type), std::move(event),
+                    std::move(*bytes)};
+    verdicts[i] = sink_.Prepare(ev);
+    if (verdicts[i]) prepared[i] = std::move(ev);
   });
   nlohmann::json results = nlohmann::json::object();
   std::vector<InboundEvent> valid;
   for (size_t i = 0; i < n; ++i) {
-    const nlohmann::json& event = (*events)[i];
     if (!verdicts[i]) {
+      // A store that could not be read: the whole batch again later.
+      if (verdicts[i].error().kind == ErrorKind::kInternal)
+        return verdicts[i].error();
       if (!ids[i].empty()) results[ids[i]] = ErrorJson(verdicts[i].error());
       continue;
     }
-    valid.push_back(InboundEvent{ids[i], origin,
-                                 event["type"].get<std::string>(), event,
-                                 std::move(bytes[i])});
+    valid.push_back(std::move(*prepared[i]));
   }
 
   std::optional<TxnRecord> raced;

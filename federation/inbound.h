@@ -8,6 +8,7 @@
 // different body it is refused (409 `txn_conflict`).
 #pragma once
 
+#include <any>
 #include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -35,6 +36,9 @@ struct InboundEvent {
   // waiting in sync, say). Run after the commit, in order, only for events
   // that applied.
   mutable std::vector<std::function<void()>> after_commit;
+  // What the sink's Prepare made of the event for its Apply (empty if
+  // Prepare made nothing).
+  std::any prepared;
 };
 
 // Implemented by node/: applies verified events inside the transaction
@@ -42,6 +46,16 @@ struct InboundEvent {
 class InboundSink {
  public:
   virtual ~InboundSink() = default;
+  // Before the write transaction, for each event whose signature
+  // verified, concurrently on several threads: whatever needs no write
+  // (parsing, further signature checks, reads) so that Apply, which runs
+  // with every other writer of the node waiting, does little. A refusal
+  // is reported for the event as Apply's are; Internal fails the whole
+  // transaction (the sender retries it).
+  virtual Status Prepare(InboundEvent& event) const {
+    (void)event;
+    return Ok();
+  }
   // Invalid (reason reported per event) for an event the node refuses;
   // a storage error fails the whole transaction.
   virtual Status Apply(storage::WriteTxn& txn, const InboundEvent& event) = 0;

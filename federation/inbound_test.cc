@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "federation/canonical_json.h"
 #include "federation/signed_json.h"
 #include "tests/support/temp_dir.h"
@@ -19,15 +21,30 @@ class OnePeer final : public PeerClient {
   }
 };
 
-// Writes each event's body under its id, then refuses those whose body
-// starts with "refuse" (after the write, which must not survive).
+// Writes each event's body (or what Prepare made of it) under its id, then
+// refuses those whose body starts with "refuse" (after the write, which
+// must not survive). Prepare refuses bodies starting with "unready", fails
+// on "broken" as a store would, and makes "made <body>" of "prep...".
 class WritingSink final : public InboundSink {
  public:
   storage::Dbi table{};
   int applied = 0;
+  mutable std::atomic<int> prepared{0};
+  Status Prepare(InboundEvent& ev) const override {
+    ++prepared;
+    std::string body = ev.event["content"]["body"];
+    if (body.rfind("unready", 0) == 0)
+      return Error::Invalid("not_ready", "this sink cannot read " + body);
+    if (body.rfind("broken", 0) == 0)
+      return Error::Internal("the sink's store failed");
+    if (body.rfind("prep", 0) == 0) ev.prepared = "made " + body;
+    return Ok();
+  }
   Status Apply(storage::WriteTxn& txn, const InboundEvent& ev) override {
     ++applied;
     std::string body = ev.event["content"]["body"];
+    if (const auto* made = std::any_cast<std::string>(&ev.prepared))
+      body = *made;
     HEARTH_RETURN_IF_ERROR(txn.Put(table, ev.event_id, body));
     if (body.rfind("refuse", 0) == 0)
       return Error::Forbidden("refused", "this sink refuses " + body);
@@ -141,6 +158,38 @@ TEST_F(InboundTest, ATransactionOfGoodEventsStoresThemAll) {
     ASSERT_TRUE(stored && *stored);
     EXPECT_EQ(**stored, e["content"]["body"].get<std::string>());
   }
+}
+
+TEST_F(InboundTest, WhatPrepareMadeReachesApplyAndItsRefusalIsTheEventsAlone) {
+  nlohmann::json events = {Event("prep one"), Event("unready two"),
+                           Event("three")};
+  std::vector<std::string> ids;
+  for (const auto& e : events) ids.push_back(*EventId(e));
+  auto answer = SendEvents("t1", events);
+  ASSERT_TRUE(answer) << answer.error().message;
+  const nlohmann::json& results = (*answer)["results"];
+  EXPECT_EQ(results[ids[0]], nlohmann::json::object());
+  EXPECT_EQ(results[ids[1]]["error"]["code"], "not_ready");
+  EXPECT_EQ(results[ids[2]], nlohmann::json::object());
+  EXPECT_EQ(sink_.prepared, 3);
+  EXPECT_EQ(sink_.applied, 2);  // never the one Prepare refused
+
+  auto txn = std::move(env_->BeginRead()).value();
+  EXPECT_EQ(txn.Get(sink_.table, ids[0])->value_or("absent"), "made prep one");
+  EXPECT_EQ(txn.Get(sink_.table, ids[1])->value_or("absent"), "absent");
+  EXPECT_EQ(txn.Get(sink_.table, ids[2])->value_or("absent"), "three");
+}
+
+TEST_F(InboundTest, AStoreFailureInPrepareFailsTheWholeTransactionForARetry) {
+  nlohmann::json events = {Event("one"), Event("broken two")};
+  auto answer = SendEvents("t1", events);
+  ASSERT_FALSE(answer);
+  EXPECT_EQ(answer.error().kind, ErrorKind::kInternal);
+  EXPECT_EQ(sink_.applied, 0);
+  // Nothing was remembered for the id: the sender's retry is taken.
+  auto retry = SendEvents("t1", nlohmann::json::array({Event("one")}));
+  ASSERT_TRUE(retry) << retry.error().message;
+  EXPECT_EQ(sink_.applied, 1);
 }
 
 }  // namespace

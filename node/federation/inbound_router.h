@@ -14,8 +14,16 @@ class InboundRouter final : public federation::InboundSink {
  public:
   using Handler = std::function<Status(storage::WriteTxn&,
                                        const federation::InboundEvent&)>;
-  void Register(const std::string& type, Handler handler) {
+  // Run before the write transaction, concurrently (InboundSink::Prepare).
+  using Preparer = std::function<Status(federation::InboundEvent&)>;
+  void Register(const std::string& type, Handler handler,
+                Preparer preparer = nullptr) {
     handlers_[type] = std::move(handler);
+    if (preparer) preparers_[type] = std::move(preparer);
+  }
+  Status Prepare(federation::InboundEvent& event) const override {
+    auto it = preparers_.find(event.type);
+    return it == preparers_.end() ? Ok() : it->second(event);
   }
   // Invalid (`unknown_event_type`) for a type no service handles.
   Status Apply(storage::WriteTxn& txn,
@@ -29,6 +37,7 @@ class InboundRouter final : public federation::InboundSink {
 
  private:
   std::map<std::string, Handler> handlers_;
+  std::map<std::string, Preparer> preparers_;
 };
 
 }  // namespace hearth

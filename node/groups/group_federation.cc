@@ -348,24 +348,49 @@ Status GroupService::VerifyAuthorInTxn(const storage::Txn& txn,
                                 "the author's signature does not verify");
 }
 
-Status GroupService::StoreAcceptInTxn(storage::WriteTxn& txn,
-                                      const json& accept, Effects& fx,
-                                      const std::string* signing_bytes) {
+Result<GroupService::ReceivedAccept> GroupService::ReadAccept(
+    const json& accept, const std::string* signing_bytes,
+    const storage::Txn* txn) const {
   if (!accept.contains("group") || !accept["group"].is_string() ||
       !accept.contains("seq") || !accept["seq"].is_number_unsigned() ||
       accept["seq"].get<std::uint64_t>() == 0 || !accept.contains("ts") ||
       !accept["ts"].is_number_integer())
     return Error::Invalid("bad_accept", "a group.accept needs group, seq, ts");
-  std::string gid = accept["group"];
-  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(gid));
+  ReceivedAccept out;
+  out.group_id = accept["group"];
+  HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(out.group_id));
   if (Str(accept, "origin") != id.server || IsHost(id))
     return Error::Forbidden(
-        "not_host", "only " + id.server + " accepts messages for " + gid);
-  HEARTH_RETURN_IF_ERROR(VerifyAuthorInTxn(txn, accept, id.server));
-  HEARTH_ASSIGN_OR_RETURN(std::string event_id,
-                          federation::EventId(accept["event"]));
-  std::uint64_t seq = accept["seq"];
+        "not_host",
+        "only " + id.server + " accepts messages for " + out.group_id);
+  if (txn) {
+    HEARTH_RETURN_IF_ERROR(VerifyAuthorInTxn(*txn, accept, id.server));
+  } else {
+    // Keys and pins only decide whether to take it; the latest view will do.
+    HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn read,
+                            d_.env.BeginRead(storage::Env::View::kLatest));
+    HEARTH_RETURN_IF_ERROR(VerifyAuthorInTxn(read, accept, id.server));
+  }
+  HEARTH_ASSIGN_OR_RETURN(out.event_id, federation::EventId(accept["event"]));
+  HEARTH_ASSIGN_OR_RETURN(AuthorEvent a,
+                          ParseAuthorEvent(accept["event"], out.group_id));
+  std::string text;
+  if (signing_bytes) {
+    HEARTH_ASSIGN_OR_RETURN(
+        text, federation::CanonicalFromSigningBytes(accept, *signing_bytes));
+  } else {
+    HEARTH_ASSIGN_OR_RETURN(text, federation::Canonicalize(accept));
+  }
+  out.record = ToRecord(a, accept["seq"].get<std::uint64_t>(), out.event_id,
+                        accept["ts"].get<std::int64_t>(), std::move(text));
+  out.sync_json = SyncMessageJson(out.record, out.group_id).dump();
+  return out;
+}
 
+Status GroupService::StoreAcceptInTxn(storage::WriteTxn& txn,
+                                      const ReceivedAccept& a, Effects& fx) {
+  const std::string& gid = a.group_id;
+  const std::uint64_t seq = a.record.seq;
   HEARTH_ASSIGN_OR_RETURN(auto members, Members(txn, gid));
   std::vector<std::string> local;
   for (const auto& m : members) {
@@ -377,7 +402,7 @@ Status GroupService::StoreAcceptInTxn(storage::WriteTxn& txn,
   std::string key = MessageKey(gid, seq);
   HEARTH_ASSIGN_OR_RETURN(auto existing, t_->messages.Get(txn, key));
   if (existing) {
-    if (existing->event_id == event_id) return Ok();  // had it already
+    if (existing->event_id == a.event_id) return Ok();  // had it already
     return Error::Conflict("seq_conflict",
                            "seq " + std::to_string(seq) + " is another event");
   }
@@ -393,22 +418,10 @@ Status GroupService::StoreAcceptInTxn(storage::WriteTxn& txn,
     return Error::Conflict(
         "seq_conflict", "seq " + std::to_string(seq) + " arrived out of order");
   }
-  HEARTH_ASSIGN_OR_RETURN(AuthorEvent a,
-                          ParseAuthorEvent(accept["event"], gid));
-  std::string text;
-  if (signing_bytes) {
-    HEARTH_ASSIGN_OR_RETURN(
-        text, federation::CanonicalFromSigningBytes(accept, *signing_bytes));
-  } else {
-    HEARTH_ASSIGN_OR_RETURN(text, federation::Canonicalize(accept));
-  }
-  MessageRecord rec =
-      ToRecord(a, seq, event_id, accept["ts"].get<std::int64_t>(), text);
   // No `by_event` entry: only a host reads it (to answer a retried post),
   // and a random-keyed index costs a page of every commit per event.
-  HEARTH_RETURN_IF_ERROR(t_->messages.Insert(txn, key, rec));
-  return AddSyncItem(txn, SyncItem{gid, {}, SyncMessageJson(rec, gid).dump()},
-                     local, fx);
+  HEARTH_RETURN_IF_ERROR(t_->messages.Insert(txn, key, a.record));
+  return AddSyncItem(txn, SyncItem{gid, {}, a.sync_json}, local, fx);
 }
 
 // ---------------------------------------------------------------------------
@@ -611,17 +624,41 @@ Result<std::string> GroupService::HostEvents(const std::string& origin,
 // ---------------------------------------------------------------------------
 // Inbound events from hosts
 
-Status GroupService::ApplyAccept(storage::WriteTxn& txn,
-                                 const federation::InboundEvent& event) {
+Status GroupService::PrepareAccept(federation::InboundEvent& event) const {
   const json& accept = event.event;
   auto gid = GroupId::Parse(Str(accept, "group"));
   if (!gid || gid->server != event.origin)
     return Error::Forbidden(
         "not_host", event.origin + " does not host " + Str(accept, "group"));
+  HEARTH_ASSIGN_OR_RETURN(
+      ReceivedAccept a,
+      ReadAccept(accept,
+                 event.signing_bytes.empty() ? nullptr : &event.signing_bytes,
+                 nullptr));
+  event.prepared = std::move(a);
+  return Ok();
+}
+
+Status GroupService::ApplyAccept(storage::WriteTxn& txn,
+                                 const federation::InboundEvent& event) {
+  const ReceivedAccept* a = std::any_cast<ReceivedAccept>(&event.prepared);
+  std::optional<ReceivedAccept> read_here;
+  if (!a) {
+    // Not prepared (a caller other than Inbound): the same checks, here.
+    const json& accept = event.event;
+    auto gid = GroupId::Parse(Str(accept, "group"));
+    if (!gid || gid->server != event.origin)
+      return Error::Forbidden(
+          "not_host", event.origin + " does not host " + Str(accept, "group"));
+    HEARTH_ASSIGN_OR_RETURN(
+        read_here,
+        ReadAccept(accept,
+                   event.signing_bytes.empty() ? nullptr : &event.signing_bytes,
+                   &txn));
+    a = &*read_here;
+  }
   Effects fx;
-  HEARTH_RETURN_IF_ERROR(StoreAcceptInTxn(
-      txn, accept, fx,
-      event.signing_bytes.empty() ? nullptr : &event.signing_bytes));
+  HEARTH_RETURN_IF_ERROR(StoreAcceptInTxn(txn, *a, fx));
   event.after_commit.push_back([this, fx] { Finish(fx); });
   return Ok();
 }
@@ -785,16 +822,20 @@ Status GroupService::BackfillGroup(const std::string& group_id) {
       return Error::Unavailable("peer_unreachable", "bad backfill answer");
     const json& events = answer["events"];
     if (events.empty()) return Ok();
+    std::vector<ReceivedAccept> received;
     for (const auto& accept : events) {
       HEARTH_RETURN_IF_ERROR(VerifyAccept(accept, id.server));
       if (Str(accept, "group") != group_id)
         return Error::Forbidden("bad_backfill",
                                 id.server + " answered with another group");
+      HEARTH_ASSIGN_OR_RETURN(ReceivedAccept a,
+                              ReadAccept(accept, nullptr, nullptr));
+      received.push_back(std::move(a));
     }
     HEARTH_RETURN_IF_ERROR(
         Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
-          for (const auto& accept : events) {
-            HEARTH_RETURN_IF_ERROR(StoreAcceptInTxn(txn, accept, fx));
+          for (const auto& a : received) {
+            HEARTH_RETURN_IF_ERROR(StoreAcceptInTxn(txn, a, fx));
           }
           fx.backfill.clear();  // this loop goes on by itself
           return Ok();

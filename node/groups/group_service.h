@@ -183,6 +183,9 @@ class GroupService {
                                  std::uint64_t after, size_t limit) const;
 
   // --- Inbound events from hosts -----------------------------------------
+  // Before the write (any thread): checks and parses a group.accept into
+  // `event.prepared` (a ReceivedAccept) for ApplyAccept.
+  Status PrepareAccept(federation::InboundEvent& event) const;
   Status ApplyAccept(storage::WriteTxn& txn,
                      const federation::InboundEvent& event);
   Status ApplyMembership(storage::WriteTxn& txn,
@@ -254,12 +257,25 @@ class GroupService {
     std::uint64_t generation = 0;
   };
   std::shared_ptr<Sequencer> SequencerFor(const std::string& gid);
-  // Receiver: verify and store a host's accept (deduped by seq).
+  // Receiver: a host's accept (its signature already verified), checked
+  // and made ready to store by ReadAccept, outside the write transaction:
+  // the author's signature, the event id, the stored text and record, the
+  // sync item.
+  struct ReceivedAccept {
+    std::string group_id;
+    std::string event_id;
+    MessageRecord record;  // record.seq is the accept's seq
+    std::string sync_json;
+  };
   // `signing_bytes`: the accept's, if the caller has them (inbound made
-  // them to verify it), so its stored text is not encoded again.
-  Status StoreAcceptInTxn(storage::WriteTxn& txn, const nlohmann::json& accept,
-                          Effects& fx,
-                          const std::string* signing_bytes = nullptr);
+  // them to verify it), so its stored text is not encoded again. `txn`:
+  // where to read keys; if null, a read transaction of its own.
+  Result<ReceivedAccept> ReadAccept(const nlohmann::json& accept,
+                                    const std::string* signing_bytes,
+                                    const storage::Txn* txn) const;
+  // Stores it (deduped by seq; a gap asks for backfill instead).
+  Status StoreAcceptInTxn(storage::WriteTxn& txn, const ReceivedAccept& a,
+                          Effects& fx);
   // The host's signature on an accept (may fetch the host's keys: call
   // outside a transaction).
   Status VerifyAccept(const nlohmann::json& accept, const std::string& host);
