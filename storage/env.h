@@ -129,6 +129,7 @@ class Env {
   // REQUIRES: the calling thread holds the write transaction.
   void KeepAhead();
   int data_fd_ = -1;               // our own descriptor of data.mdb
+  int sync_fd_ = -1;               // and Sync's
   std::uint64_t written_end_ = 0;  // its size; under the write transaction
   unsigned page_bytes_ = 4096;
 
