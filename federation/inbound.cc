@@ -239,7 +239,8 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
   std::vector<InboundEvent> valid;
   for (size_t i = 0; i < n; ++i) {
     if (!verdicts[i]) {
-      // A store that could not be read: the whole batch again later.
+      // A store that could not be read (checking a signature or
+      // preparing): the whole batch again later, nothing remembered.
       if (verdicts[i].error().kind == ErrorKind::kInternal)
         return verdicts[i].error();
       if (!ids[i].empty()) results[ids[i]] = ErrorJson(verdicts[i].error());

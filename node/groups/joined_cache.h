@@ -9,10 +9,12 @@
 // one above. Every write that puts or deletes a membership calls
 // NoteWrite(its id) inside the transaction, before it commits. So for a
 // reader whose transaction has begun, `last_write_` (loaded after begin)
-// is at least the id of every membership write it can see. An entry read
-// at snapshot `at` is still true at snapshot `s >= at` when no membership
-// write has an id in (at, s]; `last_write_ <= at` proves it (a write that
-// aborted, or is not yet visible, only causes a needless reread).
+// is at least the id of every membership write it can see. (LMDB publishes
+// a commit and readers find it with plain stores and loads; the fences
+// below keep ours on the right side of them on weakly ordered machines.) An
+// entry read at snapshot `at` is still true at snapshot `s >= at` when no
+// membership write has an id in (at, s]; `last_write_ <= at` proves it (a write
+// that aborted, or is not yet visible, only causes a needless reread).
 #pragma once
 
 #include <atomic>
@@ -38,11 +40,15 @@ class JoinedCache {
     while (seen < write_id &&
            !last_write_.compare_exchange_weak(seen, write_id)) {
     }
+    // Before the commit's stores that publish it.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
   }
 
   // `member`'s groups as of `snapshot` (the id of a read transaction that
   // has already begun), or null when they must be read from the store.
   Groups Find(const std::string& member, std::uint64_t snapshot) const {
+    // After the loads that began the caller's transaction.
+    std::atomic_thread_fence(std::memory_order_acquire);
     const std::uint64_t last_write = last_write_.load();
     std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(member);
@@ -62,7 +68,9 @@ class JoinedCache {
       if (it->second.at <= snapshot) it->second = Entry{snapshot, groups};
       return;
     }
-    if (entries_.size() >= capacity_) entries_.clear();  // crude, bounded
+    // Bounded: one entry makes room (an arbitrary one: members that sync
+    // come back within their long-poll timeout and are read again).
+    if (entries_.size() >= capacity_) entries_.erase(entries_.begin());
     entries_.emplace(member, Entry{snapshot, std::move(groups)});
   }
 
