@@ -240,7 +240,10 @@ Status Env::Sync(std::uint64_t id) {
   // fdatasync (on LMDB's) may run at the same time as this one, for the
   // meta page this waits for; both must hear of an error, or this one
   // could call lost pages durable while only the commit fails.
-  int rc = ::fdatasync(sync_fd_) == 0 ? 0 : errno;
+  const int synced = options_.fdatasync_for_tests
+                         ? options_.fdatasync_for_tests(sync_fd_)
+                         : ::fdatasync(sync_fd_);
+  int rc = synced == 0 ? 0 : errno;
   if (rc != 0) {
     sync_failed_ = true;
     Error e = LmdbError("fdatasync", rc);

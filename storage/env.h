@@ -43,6 +43,9 @@ struct EnvOptions {
   unsigned max_tables = 64;
   // One reader slot per concurrent read transaction.
   unsigned max_readers = 4096;
+  // Stands in for ::fdatasync in Sync when set: the fault seam for tests
+  // of a failed flush (there is no other way to make a disk fail here).
+  std::function<int(int fd)> fdatasync_for_tests;
 };
 
 struct EnvStats {

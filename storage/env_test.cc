@@ -1,6 +1,9 @@
 #include "storage/env.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "storage/table.h"
 #include "storage/txn.h"
@@ -193,6 +196,47 @@ TEST_F(EnvTest, ACommitThatChangesNothingTakesNoIdOfItsOwn) {
   ASSERT_TRUE(next);
   EXPECT_GT(*next, *before);
   EXPECT_LT(env_->durable_id(), *next);
+}
+
+TEST_F(EnvTest, AFailedFlushIsFinalUntilTheStoreIsOpenedAgain) {
+  bool fail = false;
+  EnvOptions options;
+  options.fdatasync_for_tests = [&fail](int fd) {
+    if (!fail) return ::fdatasync(fd);
+    errno = EIO;
+    return -1;
+  };
+  Open(options);
+  auto put = [&](const std::string& key) {
+    return env_->UpdateUnsynced([&](WriteTxn& txn) {
+      return notes_.Put(txn, key, Note{key, 1});
+    });
+  };
+  auto first = put("a");
+  ASSERT_TRUE(first);
+  fail = true;
+  Status synced = env_->Sync(*first);
+  ASSERT_FALSE(synced);
+  EXPECT_EQ(synced.error().reason, "storage_sync_failed");
+  // The disk answers again, but a second flush would not say what the
+  // kernel dropped: nothing is called durable any more.
+  fail = false;
+  auto second = put("b");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(env_->Sync(*second).error().reason, "storage_sync_failed");
+  EXPECT_EQ(env_->Update([&](WriteTxn& txn) {
+                  return notes_.Put(txn, "c", Note{"c", 1});
+                })
+                .error()
+                .reason,
+            "storage_sync_failed");
+  // A durable read of a snapshot that is not on disk fails too; one of
+  // the latest view still answers.
+  EXPECT_FALSE(env_->BeginRead());
+  EXPECT_TRUE(env_->BeginRead(Env::View::kLatest));
+  // Opened again (a restart), the store syncs and serves what it holds.
+  Open({});
+  EXPECT_EQ(Read("b")->text, "b");
 }
 
 TEST_F(EnvTest, TheFileIsWrittenAheadOfTheLastPage) {
