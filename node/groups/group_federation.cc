@@ -349,8 +349,7 @@ Status GroupService::VerifyAuthorInTxn(const storage::Txn& txn,
 }
 
 Result<GroupService::ReceivedAccept> GroupService::ReadAccept(
-    const json& accept, const std::string* signing_bytes,
-    const storage::Txn* txn) const {
+    const json& accept, const std::string* signing_bytes) const {
   if (!accept.contains("group") || !accept["group"].is_string() ||
       !accept.contains("seq") || !accept["seq"].is_number_unsigned() ||
       accept["seq"].get<std::uint64_t>() == 0 || !accept.contains("ts") ||
@@ -363,9 +362,7 @@ Result<GroupService::ReceivedAccept> GroupService::ReadAccept(
     return Error::Forbidden(
         "not_host",
         "only " + id.server + " accepts messages for " + out.group_id);
-  if (txn) {
-    HEARTH_RETURN_IF_ERROR(VerifyAuthorInTxn(*txn, accept, id.server));
-  } else {
+  {
     // Keys and pins only decide whether to take it; the latest view will do.
     HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn read,
                             d_.env.BeginRead(storage::Env::View::kLatest));
@@ -633,30 +630,17 @@ Status GroupService::PrepareAccept(federation::InboundEvent& event) const {
   HEARTH_ASSIGN_OR_RETURN(
       ReceivedAccept a,
       ReadAccept(accept,
-                 event.signing_bytes.empty() ? nullptr : &event.signing_bytes,
-                 nullptr));
+                 event.signing_bytes.empty() ? nullptr : &event.signing_bytes));
   event.prepared = std::move(a);
   return Ok();
 }
 
 Status GroupService::ApplyAccept(storage::WriteTxn& txn,
                                  const federation::InboundEvent& event) {
-  const ReceivedAccept* a = std::any_cast<ReceivedAccept>(&event.prepared);
-  std::optional<ReceivedAccept> read_here;
-  if (!a) {
-    // Not prepared (a caller other than Inbound): the same checks, here.
-    const json& accept = event.event;
-    auto gid = GroupId::Parse(Str(accept, "group"));
-    if (!gid || gid->server != event.origin)
-      return Error::Forbidden(
-          "not_host", event.origin + " does not host " + Str(accept, "group"));
-    HEARTH_ASSIGN_OR_RETURN(
-        read_here,
-        ReadAccept(accept,
-                   event.signing_bytes.empty() ? nullptr : &event.signing_bytes,
-                   &txn));
-    a = &*read_here;
-  }
+  // Read by PrepareAccept, outside the transaction (the router always
+  // registers both).
+  const auto* a = std::any_cast<ReceivedAccept>(&event.prepared);
+  if (!a) return Error::Internal("a group.accept reached Apply unprepared");
   Effects fx;
   HEARTH_RETURN_IF_ERROR(StoreAcceptInTxn(txn, *a, fx));
   event.after_commit.push_back([this, fx] { Finish(fx); });
@@ -828,8 +812,7 @@ Status GroupService::BackfillGroup(const std::string& group_id) {
       if (Str(accept, "group") != group_id)
         return Error::Forbidden("bad_backfill",
                                 id.server + " answered with another group");
-      HEARTH_ASSIGN_OR_RETURN(ReceivedAccept a,
-                              ReadAccept(accept, nullptr, nullptr));
+      HEARTH_ASSIGN_OR_RETURN(ReceivedAccept a, ReadAccept(accept, nullptr));
       received.push_back(std::move(a));
     }
     HEARTH_RETURN_IF_ERROR(

@@ -863,8 +863,7 @@ Result<PostResult> GroupService::Post(const Member& m,
   if (accepted_id != event_id)
     return Error::Unavailable("peer_unreachable",
                               id.server + " accepted another event");
-  HEARTH_ASSIGN_OR_RETURN(ReceivedAccept received,
-                          ReadAccept(accept, nullptr, nullptr));
+  HEARTH_ASSIGN_OR_RETURN(ReceivedAccept received, ReadAccept(accept, nullptr));
   HEARTH_RETURN_IF_ERROR(
       Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
         return StoreAcceptInTxn(txn, received, fx);

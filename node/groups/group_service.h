@@ -268,11 +268,10 @@ class GroupService {
     std::string sync_json;
   };
   // `signing_bytes`: the accept's, if the caller has them (inbound made
-  // them to verify it), so its stored text is not encoded again. `txn`:
-  // where to read keys; if null, a read transaction of its own.
+  // them to verify it), so its stored text is not encoded again. Keys are
+  // read in a read transaction of its own. REQUIRES: no transaction held.
   Result<ReceivedAccept> ReadAccept(const nlohmann::json& accept,
-                                    const std::string* signing_bytes,
-                                    const storage::Txn* txn) const;
+                                    const std::string* signing_bytes) const;
   // Stores it (deduped by seq; a gap asks for backfill instead).
   Status StoreAcceptInTxn(storage::WriteTxn& txn, const ReceivedAccept& a,
                           Effects& fx);
