@@ -63,6 +63,27 @@ double RawRate(bool verify) {
 }
 
 // Waits until `node` holds at least `count` announcements (bounded).
+// A transaction from a.test to b.test holding `events`, as canonical text.
+std::string TxnFromAToB(json events, std::int64_t now_ms) {
+  json txn = {{"origin", "a.test"},
+              {"destination", "b.test"},
+              {"ts", now_ms},
+              {"events", std::move(events)}};
+  return *hearth::federation::Canonicalize(txn);
+}
+
+// PUTs a transaction's text to b, signed with a's `key` as a's sender would.
+httplib::Result PutSigned(httplib::Client& c,
+                          const hearth::federation::SigningKey& key,
+                          const std::string& path, const std::string& text,
+                          std::int64_t now_ms) {
+  json content = json::parse(text);
+  auto auth = hearth::federation::SignRequest(key, "a.test", "b.test", "PUT",
+                                              path, now_ms, &content);
+  return c.Put(path.c_str(), {{"Authorization", *auth}}, text,
+               "application/json");
+}
+
 bool WaitForCount(NodeProcess& node, size_t count, double timeout_s) {
   auto start = Clock::now();
   while (Seconds(start) < timeout_s) {
@@ -166,12 +187,8 @@ int main(int argc, char** argv) {
       hearth::federation::SignJson(e, "a.test", key).value();
       evs.push_back(std::move(e));
     }
-    json txn = {{"origin", "a.test"},
-                {"destination", "b.test"},
-                {"ts", clock.NowMs()},
-                {"events", evs}};
     prepared.emplace_back("/_hearth/v1/send/bench-" + std::to_string(t),
-                          *hearth::federation::Canonicalize(txn));
+                          TxnFromAToB(std::move(evs), clock.NowMs()));
   }
   std::atomic<int> idx{0}, refused{0};
   start = Clock::now();
@@ -184,11 +201,7 @@ int main(int argc, char** argv) {
       c.set_read_timeout(60, 0);
       for (int i; (i = idx.fetch_add(1)) < txns;) {
         const auto& [path, text] = prepared[i];
-        json content = json::parse(text);
-        auto auth = hearth::federation::SignRequest(
-            key, "a.test", "b.test", "PUT", path, clock.NowMs(), &content);
-        auto res = c.Put(path.c_str(), {{"Authorization", *auth}}, text,
-                         "application/json");
+        auto res = PutSigned(c, key, path, text, clock.NowMs());
         if (!res || res->status != 200) ++refused;
       }
     });
@@ -246,12 +259,8 @@ int main(int argc, char** argv) {
         hearth::federation::SignJson(accept, "a.test", key).value();
         evs.push_back(std::move(accept));
       }
-      json txn = {{"origin", "a.test"},
-                  {"destination", "b.test"},
-                  {"ts", clock.NowMs()},
-                  {"events", evs}};
       group_txns.emplace_back("/_hearth/v1/send/group-" + std::to_string(t),
-                              *hearth::federation::Canonicalize(txn));
+                              TxnFromAToB(std::move(evs), clock.NowMs()));
     }
     std::atomic<bool> done{false};
     std::vector<double> local_ms;
@@ -271,11 +280,7 @@ int main(int argc, char** argv) {
     int stored = 0;
     start = Clock::now();
     for (const auto& [path, text] : group_txns) {
-      json content = json::parse(text);
-      auto auth = hearth::federation::SignRequest(
-          key, "a.test", "b.test", "PUT", path, clock.NowMs(), &content);
-      auto res = c.Put(path.c_str(), {{"Authorization", *auth}}, text,
-                       "application/json");
+      auto res = PutSigned(c, key, path, text, clock.NowMs());
       if (!res || res->status != 200) {
         ++refused;
         continue;

@@ -102,6 +102,17 @@ class InboundTest : public ::testing::Test {
     return inbound_->Send(txn_id, uri, *auth, body);
   }
 
+  static std::vector<std::string> Ids(const nlohmann::json& events) {
+    std::vector<std::string> ids;
+    for (const auto& e : events) ids.push_back(*EventId(e));
+    return ids;
+  }
+  // What the sink stored under `id`, or "absent".
+  std::string Stored(const std::string& id) {
+    auto txn = std::move(env_->BeginRead()).value();
+    return std::string(txn.Get(sink_.table, id)->value_or("absent"));
+  }
+
   hearth::testing::TempDir dir_;
   FakeClock clock_;
   Metrics metrics_;
@@ -130,8 +141,7 @@ TEST_F(InboundTest, RememberedAnswersAreForgottenAfterTheirTime) {
 
 TEST_F(InboundTest, ARefusedEventLeavesNoWriteAndTakesNoOtherWithIt) {
   nlohmann::json events = {Event("one"), Event("refuse two"), Event("three")};
-  std::vector<std::string> ids;
-  for (const auto& e : events) ids.push_back(*EventId(e));
+  std::vector<std::string> ids = Ids(events);
   auto answer = SendEvents("t1", events);
   ASSERT_TRUE(answer) << answer.error().message;
   const nlohmann::json& results = (*answer)["results"];
@@ -139,10 +149,9 @@ TEST_F(InboundTest, ARefusedEventLeavesNoWriteAndTakesNoOtherWithIt) {
   EXPECT_EQ(results[ids[1]]["error"]["code"], "refused");
   EXPECT_EQ(results[ids[2]], nlohmann::json::object());
 
-  auto txn = std::move(env_->BeginRead()).value();
-  EXPECT_EQ(txn.Get(sink_.table, ids[0])->value_or("absent"), "one");
-  EXPECT_EQ(txn.Get(sink_.table, ids[1])->value_or("absent"), "absent");
-  EXPECT_EQ(txn.Get(sink_.table, ids[2])->value_or("absent"), "three");
+  EXPECT_EQ(Stored(ids[0]), "one");
+  EXPECT_EQ(Stored(ids[1]), "absent");
+  EXPECT_EQ(Stored(ids[2]), "three");
 }
 
 TEST_F(InboundTest, ATransactionOfGoodEventsStoresThemAll) {
@@ -163,8 +172,7 @@ TEST_F(InboundTest, ATransactionOfGoodEventsStoresThemAll) {
 TEST_F(InboundTest, WhatPrepareMadeReachesApplyAndItsRefusalIsTheEventsAlone) {
   nlohmann::json events = {Event("prep one"), Event("unready two"),
                            Event("three")};
-  std::vector<std::string> ids;
-  for (const auto& e : events) ids.push_back(*EventId(e));
+  std::vector<std::string> ids = Ids(events);
   auto answer = SendEvents("t1", events);
   ASSERT_TRUE(answer) << answer.error().message;
   const nlohmann::json& results = (*answer)["results"];
@@ -174,10 +182,9 @@ TEST_F(InboundTest, WhatPrepareMadeReachesApplyAndItsRefusalIsTheEventsAlone) {
   EXPECT_EQ(sink_.prepared, 3);
   EXPECT_EQ(sink_.applied, 2);  // never the one Prepare refused
 
-  auto txn = std::move(env_->BeginRead()).value();
-  EXPECT_EQ(txn.Get(sink_.table, ids[0])->value_or("absent"), "made prep one");
-  EXPECT_EQ(txn.Get(sink_.table, ids[1])->value_or("absent"), "absent");
-  EXPECT_EQ(txn.Get(sink_.table, ids[2])->value_or("absent"), "three");
+  EXPECT_EQ(Stored(ids[0]), "made prep one");
+  EXPECT_EQ(Stored(ids[1]), "absent");
+  EXPECT_EQ(Stored(ids[2]), "three");
 }
 
 TEST_F(InboundTest, AStoreFailureInPrepareFailsTheWholeTransactionForARetry) {

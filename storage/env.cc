@@ -54,20 +54,18 @@ Result<std::unique_ptr<Env>> Env::Open(const std::string& dir,
   auto opened = std::unique_ptr<Env>(new Env(guard.release(), dir, effective));
   opened->committed_ = info.me_last_txnid;
   opened->durable_ = info.me_last_txnid;
-  // Sync's own open file description (see Sync).
-  opened->sync_fd_ = ::open((dir + "/data.mdb").c_str(), O_RDWR | O_CLOEXEC);
-  if (opened->sync_fd_ < 0)
+  // Our own open file description of the data file, apart from LMDB's:
+  // for the zeros written ahead and for Sync (see there).
+  opened->data_fd_ = ::open((dir + "/data.mdb").c_str(), O_RDWR | O_CLOEXEC);
+  if (opened->data_fd_ < 0)
     return Error::Internal("opening " + dir +
                            "/data.mdb: " + std::strerror(errno));
-  if (options.write_ahead_bytes > 0) {
-    MDB_stat stat;
-    mdb_env_stat(opened->env_, &stat);
-    opened->page_bytes_ = stat.ms_psize;
-    opened->data_fd_ = ::open((dir + "/data.mdb").c_str(), O_RDWR | O_CLOEXEC);
-    struct stat st;
-    if (opened->data_fd_ >= 0 && ::fstat(opened->data_fd_, &st) == 0)
-      opened->written_end_ = std::uint64_t(st.st_size);
-  }
+  MDB_stat stat;
+  mdb_env_stat(opened->env_, &stat);
+  opened->page_bytes_ = stat.ms_psize;
+  struct stat st;
+  if (::fstat(opened->data_fd_, &st) == 0)
+    opened->written_end_ = std::uint64_t(st.st_size);
   return opened;
 }
 
@@ -75,11 +73,10 @@ Env::~Env() {
   DropIdleReaders();
   mdb_env_close(env_);
   if (data_fd_ >= 0) ::close(data_fd_);
-  if (sync_fd_ >= 0) ::close(sync_fd_);
 }
 
 void Env::KeepAhead() {
-  if (data_fd_ < 0) return;
+  if (options_.write_ahead_bytes == 0) return;
   MDB_envinfo info;
   mdb_env_info(env_, &info);
   // LMDB writes this transaction's new pages from `used` on, at its commit
@@ -241,8 +238,8 @@ Status Env::Sync(std::uint64_t id) {
   // meta page this waits for; both must hear of an error, or this one
   // could call lost pages durable while only the commit fails.
   const int synced = options_.fdatasync_for_tests
-                         ? options_.fdatasync_for_tests(sync_fd_)
-                         : ::fdatasync(sync_fd_);
+                         ? options_.fdatasync_for_tests(data_fd_)
+                         : ::fdatasync(data_fd_);
   int rc = synced == 0 ? 0 : errno;
   if (rc != 0) {
     sync_failed_ = true;

@@ -131,8 +131,7 @@ class Env {
   // Keeps zeros written ahead of LMDB's last page (see env.cc).
   // REQUIRES: the calling thread holds the write transaction.
   void KeepAhead();
-  int data_fd_ = -1;               // our own descriptor of data.mdb
-  int sync_fd_ = -1;               // and Sync's
+  int data_fd_ = -1;               // our own open file description of data.mdb
   std::uint64_t written_end_ = 0;  // its size; under the write transaction
   unsigned page_bytes_ = 4096;
 

@@ -306,28 +306,25 @@ Status GroupService::VerifyAccept(const json& accept, const std::string& host) {
   return d_.trust.VerifySigned(accept, host);
 }
 
-Status GroupService::VerifyAuthorInTxn(const storage::Txn& txn,
-                                       const json& accept,
-                                       const std::string& host) const {
-  if (!accept.contains("event"))
-    return Error::Invalid("bad_event", "a group.accept carries an event");
+Status GroupService::VerifyAuthor(const json& accept,
+                                  const std::string& origin) const {
   const json& inner = accept["event"];
-  HEARTH_ASSIGN_OR_RETURN(AuthorEvent a,
-                          ParseAuthorEvent(inner, Str(accept, "group")));
-  if (a.origin == host) return Ok();  // the host's signature covers it
-  auto ids = federation::SignatureKeyIds(inner, a.origin);
+  // Keys and pins only decide whether to take it; the latest view will do.
+  HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn,
+                          d_.env.BeginRead(storage::Env::View::kLatest));
+  auto ids = federation::SignatureKeyIds(inner, origin);
   if (ids.empty())
     return Error::Unauthenticated(
-        "unsigned", "the author's event is not signed by " + a.origin);
+        "unsigned", "the author's event is not signed by " + origin);
   for (const auto& id : ids) {
     std::optional<std::string> key;
-    if (a.origin == d_.keys.server_name()) {
+    if (origin == d_.keys.server_name()) {
       HEARTH_ASSIGN_OR_RETURN(auto rec, d_.keys.Find(txn, id));
       if (rec) key = rec->public_key;
     } else {
       // A peer we know: our pinned keys. Otherwise the key the host
       // vouched for when it checked the author's signature.
-      HEARTH_ASSIGN_OR_RETURN(auto peer, d_.trust.Get(txn, a.origin));
+      HEARTH_ASSIGN_OR_RETURN(auto peer, d_.trust.Get(txn, origin));
       if (peer) {
         if (auto it = peer->pinned.find(id); it != peer->pinned.end())
           key = it->second;
@@ -342,7 +339,7 @@ Status GroupService::VerifyAuthorInTxn(const storage::Txn& txn,
           key = Base64Decode(vouched[id].get<std::string>());
       }
     }
-    if (key && federation::VerifyJson(inner, a.origin, id, *key)) return Ok();
+    if (key && federation::VerifyJson(inner, origin, id, *key)) return Ok();
   }
   return Error::Unauthenticated("bad_signature",
                                 "the author's signature does not verify");
@@ -362,15 +359,14 @@ Result<GroupService::ReceivedAccept> GroupService::ReadAccept(
     return Error::Forbidden(
         "not_host",
         "only " + id.server + " accepts messages for " + out.group_id);
-  {
-    // Keys and pins only decide whether to take it; the latest view will do.
-    HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn read,
-                            d_.env.BeginRead(storage::Env::View::kLatest));
-    HEARTH_RETURN_IF_ERROR(VerifyAuthorInTxn(read, accept, id.server));
-  }
-  HEARTH_ASSIGN_OR_RETURN(out.event_id, federation::EventId(accept["event"]));
-  HEARTH_ASSIGN_OR_RETURN(AuthorEvent a,
-                          ParseAuthorEvent(accept["event"], out.group_id));
+  if (!accept.contains("event"))
+    return Error::Invalid("bad_event", "a group.accept carries an event");
+  const json& inner = accept["event"];
+  HEARTH_ASSIGN_OR_RETURN(AuthorEvent a, ParseAuthorEvent(inner, out.group_id));
+  // The host's signature covers its own member's event.
+  if (a.origin != id.server)
+    HEARTH_RETURN_IF_ERROR(VerifyAuthor(accept, a.origin));
+  HEARTH_ASSIGN_OR_RETURN(out.event_id, federation::EventId(inner));
   std::string text;
   if (signing_bytes) {
     HEARTH_ASSIGN_OR_RETURN(

@@ -278,11 +278,11 @@ class GroupService {
   // The host's signature on an accept (may fetch the host's keys: call
   // outside a transaction).
   Status VerifyAccept(const nlohmann::json& accept, const std::string& host);
-  // The author's event inside an accept: its shape, and its author node's
-  // signature unless the author is the host's own member.
-  Status VerifyAuthorInTxn(const storage::Txn& txn,
-                           const nlohmann::json& accept,
-                           const std::string& host) const;
+  // The signature of `origin` (the author's node, not the host) on the
+  // author's event inside an accept, with keys read in a read transaction
+  // of its own. REQUIRES: the accept has an `event`.
+  Status VerifyAuthor(const nlohmann::json& accept,
+                      const std::string& origin) const;
   // Forbidden (`not_trusted`) unless `origin` is a trusted peer.
   Status RequireTrusted(const std::string& origin) const;
   // Checks that `member` may post now (joined, not muted or banned).
