@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "common/crypto.h"
 #include "common/parallel_for.h"
 #include "federation/canonical_json.h"
@@ -172,15 +174,47 @@ Status Inbound::VerifyEvent(const std::string& origin,
   return verified;
 }
 
+Status Inbound::WaitForEarlier(const std::string& origin,
+                               const std::string& after) {
+  const std::string key = origin + std::string(1, '\0') + after;
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(options_.order_wait_ms);
+  for (;;) {
+    std::uint64_t seen_answers;
+    {
+      std::lock_guard<std::mutex> lock(answered_mu_);
+      seen_answers = answered_;
+    }
+    {
+      // The latest view: committed is enough, ours commits after it.
+      HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn,
+                              env_.BeginRead(storage::Env::View::kLatest));
+      HEARTH_ASSIGN_OR_RETURN(auto earlier, txns_.Get(txn, key));
+      if (earlier) return Ok();
+    }
+    std::unique_lock<std::mutex> lock(answered_mu_);
+    if (!answered_cv_.wait_until(lock, deadline,
+                                 [&] { return answered_ != seen_answers; }))
+      return Error::Unavailable(
+          "out_of_order",
+          "txn " + after + ", which this one follows, has not been applied");
+  }
+}
+
 Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
                                      const std::string& uri,
                                      const std::string& authorization,
-                                     const std::string& body) {
+                                     const std::string& body,
+                                     const std::string* after) {
   // A malformed header is refused before the body is parsed.
   HEARTH_ASSIGN_OR_RETURN(RequestAuth auth, ParseAuthorization(authorization));
   if (!IsValidTxnId(txn_id))
     return Error::Invalid("invalid_txn_id",
                           "a txn id is 1-64 characters of [A-Za-z0-9._-]");
+  if (after && (!IsValidTxnId(*after) || *after == txn_id))
+    return Error::Invalid("invalid_txn_id",
+                          "after names another txn id, 1-64 characters of "
+                          "[A-Za-z0-9._-]");
   HEARTH_ASSIGN_OR_RETURN(
       nlohmann::json content,
       ParseCanonical(body, {.max_bytes = options_.max_body_bytes}));
@@ -248,6 +282,9 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
     }
     valid.push_back(std::move(*prepared[i]));
   }
+  // Verified and prepared while the earlier transaction was (perhaps)
+  // still on its way: only the commit waits for it.
+  if (after) HEARTH_RETURN_IF_ERROR(WaitForEarlier(origin, *after));
 
   std::optional<TxnRecord> raced;
   nlohmann::json final_results;
@@ -301,6 +338,11 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
     return txns_.Put(txn, key,
                      TxnRecord{body_hash, response.dump(), clock_.NowMs()});
   }));
+  {
+    std::lock_guard<std::mutex> lock(answered_mu_);
+    ++answered_;
+  }
+  answered_cv_.notify_all();
   if (raced) return replay(*raced);
   for (const auto& ev : valid) {
     for (const auto& effect : ev.after_commit) effect();

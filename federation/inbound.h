@@ -9,8 +9,10 @@
 #pragma once
 
 #include <any>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -86,6 +88,9 @@ struct InboundOptions {
   std::int64_t clock_window_ms = 5 * 60 * 1000;
   size_t max_events = 100;
   size_t max_body_bytes = 1 << 20;
+  // How long a transaction sent `after` another waits for that one to
+  // commit before it is refused with 503 `out_of_order` (spec §9.3).
+  std::int64_t order_wait_ms = 10 * 1000;
 };
 
 class Inbound {
@@ -114,11 +119,15 @@ class Inbound {
   // Returns how many were deleted.
   Result<size_t> ForgetOldTransactions(std::int64_t max_age_ms);
 
-  // PUT /_hearth/v1/send/{txn_id}: returns {"results": {event_id: {} or
-  // {"error": {...}}}}.
+  // PUT /_hearth/v1/send/{txn_id}[?after={txn_id}]: returns {"results":
+  // {event_id: {} or {"error": {...}}}}. With `after` (the query
+  // parameter, which the request signature covers), the transaction
+  // commits only once the origin's transaction `after` has: a sender
+  // with two in flight keeps its order.
   Result<nlohmann::json> Send(const std::string& txn_id, const std::string& uri,
                               const std::string& authorization,
-                              const std::string& body);
+                              const std::string& body,
+                              const std::string* after = nullptr);
 
  private:
   Inbound(storage::Env& env, storage::Committer& committer, TrustService& trust,
@@ -136,6 +145,9 @@ class Inbound {
       const RequestAuth& auth, const std::string& method,
       const std::string& uri, std::optional<std::string_view> canonical_content,
       bool directory_only);
+  // Waits until `origin`'s transaction `after` has an answer stored, up
+  // to order_wait_ms; Unavailable `out_of_order` if it never does.
+  Status WaitForEarlier(const std::string& origin, const std::string& after);
   // Checks `origin`'s signature on an event; the reason on failure.
   Status VerifyEvent(const std::string& origin, const nlohmann::json& event,
                      const std::string& signing_bytes);
@@ -149,6 +161,11 @@ class Inbound {
   Metrics& metrics_;
   InboundOptions options_;
   std::function<void(const std::string&)> on_contact_;
+  // Bumped and broadcast after every transaction that stored an answer:
+  // what WaitForEarlier waits on.
+  std::mutex answered_mu_;
+  std::condition_variable answered_cv_;
+  std::uint64_t answered_ = 0;
 };
 
 }  // namespace hearth::federation

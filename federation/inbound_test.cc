@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <thread>
 
 #include "federation/canonical_json.h"
 #include "federation/signed_json.h"
@@ -29,6 +30,7 @@ class WritingSink final : public InboundSink {
  public:
   storage::Dbi table{};
   int applied = 0;
+  std::vector<std::string> order;  // bodies, as applied
   mutable std::atomic<int> prepared{0};
   Status Prepare(InboundEvent& ev) const override {
     ++prepared;
@@ -43,6 +45,7 @@ class WritingSink final : public InboundSink {
   Status Apply(storage::WriteTxn& txn, const InboundEvent& ev) override {
     ++applied;
     std::string body = ev.event["content"]["body"];
+    order.push_back(body);
     if (const auto* made = std::any_cast<std::string>(&ev.prepared))
       body = *made;
     HEARTH_RETURN_IF_ERROR(txn.Put(table, ev.event_id, body));
@@ -89,17 +92,29 @@ class InboundTest : public ::testing::Test {
     return SendEvents(txn_id, nlohmann::json::array({Event(body_text)}));
   }
 
+  // Sends `events` as txn `txn_id`, `after` another txn if not empty.
   Result<nlohmann::json> SendEvents(const std::string& txn_id,
-                                    const nlohmann::json& events) {
+                                    const nlohmann::json& events,
+                                    const std::string& after = "") {
     nlohmann::json txn = {{"origin", "p.test"},
                           {"destination", "me.test"},
                           {"ts", clock_.NowMs()},
                           {"events", events}};
     std::string body = *Canonicalize(txn);
     std::string uri = "/_hearth/v1/send/" + txn_id;
+    if (!after.empty()) uri += "?after=" + after;
     auto auth = SignRequest(key_, "p.test", "me.test", "PUT", uri,
                             clock_.NowMs(), &txn);
-    return inbound_->Send(txn_id, uri, *auth, body);
+    return inbound_->Send(txn_id, uri, *auth, body,
+                          after.empty() ? nullptr : &after);
+  }
+  // The inbound side again, waiting at most `ms` for an earlier txn.
+  void ReopenWithOrderWait(std::int64_t ms) {
+    inbound_ = std::move(Inbound::Open(*env_, *committer_, *trust_, sink_,
+                                       clock_, metrics_,
+                                       InboundOptions{.server_name = "me.test",
+                                                      .order_wait_ms = ms}))
+                   .value();
   }
 
   static std::vector<std::string> Ids(const nlohmann::json& events) {
@@ -197,6 +212,56 @@ TEST_F(InboundTest, AStoreFailureInPrepareFailsTheWholeTransactionForARetry) {
   auto retry = SendEvents("t1", nlohmann::json::array({Event("one")}));
   ASSERT_TRUE(retry) << retry.error().message;
   EXPECT_EQ(sink_.applied, 1);
+}
+
+TEST_F(InboundTest, ATransactionSentAfterAnotherCommitsOnlyAfterIt) {
+  // t2 arrives first, naming t1, which is still on its way.
+  std::atomic<bool> answered{false};
+  Result<nlohmann::json> second = Error::Internal("not answered");
+  std::thread t([&] {
+    second = SendEvents("t2", nlohmann::json::array({Event("second")}), "t1");
+    answered = true;
+  });
+  // Verified and prepared, t2 must now wait: it answers neither before
+  // t1 is sent (watched for 300 ms, bounded) nor without t1 applied.
+  for (int i = 0; i < 500 && sink_.prepared < 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  ASSERT_EQ(sink_.prepared, 1);
+  for (int i = 0; i < 30 && !answered; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_FALSE(answered) << "t2 committed before t1 arrived";
+  ASSERT_TRUE(Send("t1", "first"));
+  t.join();
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(sink_.order, (std::vector<std::string>{"first", "second"}));
+  // Answered once, a txn sent after another answers again at once.
+  auto again = SendEvents("t2", nlohmann::json::array({Event("second")}), "t1");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(*again, *second);
+  EXPECT_EQ(sink_.applied, 2);
+}
+
+TEST_F(InboundTest, AfterATransactionThatNeverComesTheSenderIsToldToRetry) {
+  ReopenWithOrderWait(50);
+  auto answer =
+      SendEvents("t2", nlohmann::json::array({Event("second")}), "t1");
+  ASSERT_FALSE(answer);
+  EXPECT_EQ(answer.error().kind, ErrorKind::kUnavailable);
+  EXPECT_EQ(answer.error().reason, "out_of_order");
+  EXPECT_EQ(sink_.applied, 0);
+  // Nothing was remembered: the same txn sent alone is taken.
+  auto alone = SendEvents("t2", nlohmann::json::array({Event("second")}));
+  ASSERT_TRUE(alone) << alone.error().message;
+  EXPECT_EQ(sink_.applied, 1);
+  // After itself, or after no valid id, is malformed.
+  EXPECT_EQ(SendEvents("t3", nlohmann::json::array({Event("x")}), "t3")
+                .error()
+                .reason,
+            "invalid_txn_id");
+  EXPECT_EQ(SendEvents("t3", nlohmann::json::array({Event("x")}), "a b")
+                .error()
+                .reason,
+            "invalid_txn_id");
 }
 
 }  // namespace
