@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <deque>
 #include <optional>
 #include <random>
+#include <vector>
 
 #include "federation/canonical_json.h"
 #include "federation/request_auth.h"
@@ -184,13 +186,46 @@ bool SenderPool::Wait(PeerSender& self, std::int64_t ms, bool backoff) {
   return poked;
 }
 
+namespace {
+
+// One transaction on its way, on a thread of its own, so that the next
+// can go out before this one is answered.
+struct Flight {
+  OutboxBatch batch;
+  Transaction txn;
+  std::unique_ptr<httplib::Client> client;
+  std::thread thread;
+  // Written by the thread, read once it is joined.
+  int status = 0;      // 0: no answer
+  std::string answer;  // the answer's body
+  std::string error;   // why there was no answer
+};
+
+std::unique_ptr<httplib::Client> NewClient(const std::string& url) {
+  auto client = std::make_unique<httplib::Client>(url);
+  client->set_keep_alive(true);
+  client->set_tcp_nodelay(true);
+  client->set_connection_timeout(5, 0);
+  client->set_read_timeout(30, 0);
+  client->set_write_timeout(30, 0);
+  client->enable_server_certificate_verification(true);
+  return client;
+}
+
+void Land(Flight& f) {
+  if (f.thread.joinable()) f.thread.join();
+}
+
+}  // namespace
+
 void SenderPool::Run(const std::string& peer, PeerSender& self) {
   std::mt19937_64 rng(std::random_device{}());
   int failures = 0;
   // A batch that failed is resent as it was, not rebuilt from a grown
   // outbox: the same txn id and body, so a receiver that applied it but
-  // whose answer was lost just answers again.
-  std::optional<OutboxBatch> inflight;
+  // whose answer was lost just answers again. It goes alone (not `after`
+  // another), and nothing goes with it until it lands.
+  std::optional<OutboxBatch> retry;
   // Delivered batches are acknowledged in the store lazily: the next batch
   // goes out without waiting for a durable commit of the cursor, which is
   // written when the queue runs dry, every kAckEvents events, and at stop.
@@ -211,88 +246,150 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
     }
     unacked_events = 0;
   };
-  std::unique_ptr<httplib::Client> client;
+  // Up to options_.in_flight transactions on their way, oldest first;
+  // each but the first is sent `after` the one before it, so the peer
+  // commits them in this order (spec/federation.md §9.3 step 9a).
+  std::deque<std::unique_ptr<Flight>> flights;
+  std::vector<std::unique_ptr<httplib::Client>> clients;  // idle ones
   std::string client_url;
-  while (!stop_) {
-    auto record = trust_.Get(peer);
-    if (!record || !*record || (*record)->state != PeerState::kTrusted) {
-      // Blocked, limited, pending or removed: send nothing, and forget a
-      // batch held for a retry (blocking dropped the queue it came from).
-      inflight.reset();
-      Wait(self, options_.idle_poll_ms);
-      continue;
-    }
-    OutboxBatch batch;
-    if (inflight) {
-      batch = *inflight;
+  auto launch = [&](OutboxBatch batch, const std::string& base_url) {
+    auto f = std::make_unique<Flight>();
+    f->txn = *MakeTransaction(options_.server_name, peer, batch);
+    f->batch = std::move(batch);
+    if (clients.empty()) {
+      f->client = NewClient(base_url);
     } else {
-      auto txn = env_.BeginRead();
-      auto next = txn ? outbox_.Next(*txn, peer, options_.max_events,
-                                     options_.max_bytes, sent_through)
-                      : Result<OutboxBatch>(txn.error());
-      if (!next) {
-        spdlog::error("sender {}: {}", peer, next.error().message);
-        Wait(self, options_.idle_poll_ms);
-        continue;
-      }
-      batch = std::move(next).value();
+      f->client = std::move(clients.back());
+      clients.pop_back();
     }
-    if (batch.events.empty()) {
-      // Entries for other peers only are passed over (in memory; they go
-      // into the store with the next ack of a delivery).
-      sent_through = std::max(sent_through, batch.last_seq);
-      ack();
-      Wait(self, options_.idle_poll_ms);
-      continue;
-    }
-    auto txn = MakeTransaction(options_.server_name, peer, batch);
-    std::string path = "/_hearth/v1/send/" + txn->txn_id;
+    std::string path = "/_hearth/v1/send/" + f->txn.txn_id;
+    if (!flights.empty()) path += "?after=" + flights.back()->txn.txn_id;
     std::string auth =
         SignCanonicalRequest(keys_.current(), options_.server_name, peer, "PUT",
-                             path, clock_.NowMs(), txn->body);
-    if (client_url != (*record)->base_url) {
-      client_url = (*record)->base_url;
-      client = std::make_unique<httplib::Client>(client_url);
-      client->set_keep_alive(true);
-      client->set_tcp_nodelay(true);
-      client->set_connection_timeout(5, 0);
-      client->set_read_timeout(30, 0);
-      client->set_write_timeout(30, 0);
-      client->enable_server_certificate_verification(true);
+                             path, clock_.NowMs(), f->txn.body);
+    Flight* raw = f.get();
+    raw->thread =
+        std::thread([raw, path = std::move(path), auth = std::move(auth)] {
+          auto res = raw->client->Put(path.c_str(), {{"Authorization", auth}},
+                                      raw->txn.body, "application/json");
+          if (res) {
+            raw->status = res->status;
+            raw->answer = std::move(res->body);
+          } else {
+            raw->error = httplib::to_string(res.error());
+          }
+        });
+    flights.push_back(std::move(f));
+  };
+  // Waits for every flight behind the first and forgets what they got:
+  // they were sent after one that did not land, and go again after it.
+  auto drop_followers = [&] {
+    while (flights.size() > 1) {
+      Land(*flights.back());
+      clients.push_back(std::move(flights.back()->client));
+      flights.pop_back();
     }
-    auto res = client->Put(path.c_str(), {{"Authorization", auth}}, txn->body,
-                           "application/json");
-    bool delivered = res && res->status == 200;
-    bool refused =
-        res && (res->status == 400 || res->status == 413 || res->status == 409);
-    if (delivered || refused) {
-      if (refused) {
-        // The peer will never take this batch; keeping it would stop the
-        // queue behind it for good. Log it loudly and move on.
-        spdlog::error("peer {} refused txn {} ({}): {}", peer, txn->txn_id,
-                      res->status, res->body.substr(0, 300));
-        trust_.RecordError(peer, "refused txn " + txn->txn_id + ": HTTP " +
-                                     std::to_string(res->status));
+  };
+  // The first flight's answer, once it has one: true if it was delivered
+  // (or refused), so the queue moves on.
+  auto land_first = [&]() -> bool {
+    Flight& f = *flights.front();
+    Land(f);
+    bool delivered = f.status == 200;
+    bool refused = f.status == 400 || f.status == 413 || f.status == 409;
+    if (!delivered && !refused) return false;
+    if (refused) {
+      // The peer will never take this batch; keeping it would stop the
+      // queue behind it for good. Log it loudly and move on. What was
+      // sent after it waits for it in vain: it goes again.
+      spdlog::error("peer {} refused txn {} ({}): {}", peer, f.txn.txn_id,
+                    f.status, f.answer.substr(0, 300));
+      trust_.RecordError(peer, "refused txn " + f.txn.txn_id + ": HTTP " +
+                                   std::to_string(f.status));
+      drop_followers();
+    }
+    sent_through = f.batch.last_seq;
+    unacked_events += f.batch.events.size();
+    if (unacked_events >= kAckEvents) ack();
+    if (delivered) {
+      metrics_.Add("hearth_federation_events_sent_total", {{"peer", peer}},
+                   double(f.batch.events.size()));
+      trust_.RecordContact(peer);
+      trust_.RecordError(peer, "");  // healthy again
+    }
+    clients.push_back(std::move(f.client));
+    flights.pop_front();
+    return true;
+  };
+
+  while (!stop_) {
+    auto record = trust_.Get(peer);
+    bool trusted = record && *record && (*record)->state == PeerState::kTrusted;
+    if (!trusted && flights.empty()) {
+      // Blocked, limited, pending or removed: send nothing, and forget a
+      // batch held for a retry (blocking dropped the queue it came from).
+      retry.reset();
+      Wait(self, options_.idle_poll_ms);
+      continue;
+    }
+    // Send while there is room: after a failure, one at a time until a
+    // batch lands again.
+    bool dry = false;
+    while (trusted && !stop_ && flights.size() < options_.in_flight &&
+           (failures == 0 || flights.empty())) {
+      const std::string& url = (*record)->base_url;
+      if (client_url != url) {
+        if (!flights.empty()) break;  // moved: let those land first
+        client_url = url;
+        clients.clear();
       }
-      inflight.reset();
-      sent_through = batch.last_seq;
-      unacked_events += batch.events.size();
-      if (unacked_events >= kAckEvents) ack();
-      if (delivered) {
-        metrics_.Add("hearth_federation_events_sent_total", {{"peer", peer}},
-                     double(batch.events.size()));
-        trust_.RecordContact(peer);
-        trust_.RecordError(peer, "");  // healthy again
+      OutboxBatch batch;
+      if (retry) {
+        batch = std::move(*retry);
+        retry.reset();
+      } else {
+        std::uint64_t from =
+            flights.empty() ? sent_through : flights.back()->batch.last_seq;
+        auto txn = env_.BeginRead();
+        auto next = txn ? outbox_.Next(*txn, peer, options_.max_events,
+                                       options_.max_bytes, from)
+                        : Result<OutboxBatch>(txn.error());
+        if (!next) {
+          spdlog::error("sender {}: {}", peer, next.error().message);
+          break;
+        }
+        batch = std::move(next).value();
       }
+      if (batch.events.empty()) {
+        // Entries for other peers only are passed over (in memory; they
+        // go into the store with the next ack of a delivery).
+        if (flights.empty()) {
+          sent_through = std::max(sent_through, batch.last_seq);
+          dry = true;
+        }
+        break;
+      }
+      launch(std::move(batch), url);
+    }
+    if (flights.empty()) {
+      if (dry) ack();
+      Wait(self, options_.idle_poll_ms);
+      continue;
+    }
+    if (land_first()) {
       failures = 0;
       continue;
     }
     // Down, slow, or not trusting us (yet): back off and try again.
-    inflight = batch;
+    Flight& f = *flights.front();
+    std::string why = f.status != 0 ? "HTTP " + std::to_string(f.status) + " " +
+                                          f.answer.substr(0, 200)
+                                    : f.error;
+    retry = f.batch;
+    drop_followers();
+    clients.push_back(std::move(f.client));
+    flights.pop_front();
     ++failures;
-    std::string why = res ? "HTTP " + std::to_string(res->status) + " " +
-                                res->body.substr(0, 200)
-                          : httplib::to_string(res.error());
     trust_.RecordError(peer, why);
     metrics_.Add("hearth_federation_delivery_failures_total", {{"peer", peer}});
     std::int64_t delay = options_.base_backoff_ms;
@@ -308,6 +405,10 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
       failures = 0;
     }
   }
+  // Stopping: what landed counts, in order, up to the first that did not.
+  while (!flights.empty() && land_first()) {
+  }
+  for (auto& f : flights) Land(*f);
   ack();
 }
 

@@ -1,10 +1,12 @@
 // Delivery to peers. One sender per destination drains that peer's part of
-// the outbox in order, in batches, one request in flight; a peer that is
+// the outbox in order, in batches, two requests in flight (the second sent
+// `after` the first, so the peer commits them in order); a peer that is
 // down or slow delays nobody else. Failures back off exponentially with
 // jitter up to a cap of an hour (low enough that a peer down for a day is
 // retried within the hour it returns), reset by a success, and cut short
 // when the peer contacts us. A failed batch is resent unchanged (same txn
-// id and body), so the receiver's txn-id idempotency makes a resend after a
+// id and body), alone, and whatever was sent after it goes again after it,
+// so the receiver's txn-id idempotency makes a resend after a
 // lost answer harmless. A delivered batch is acknowledged in memory at once
 // and in the store every 500 events or when the queue runs dry, so the
 // next batch never waits for a disk flush. After a restart senders start
@@ -34,6 +36,9 @@ struct SenderOptions {
   std::string server_name;
   size_t max_events = 50;
   size_t max_bytes = 512 << 10;
+  // Transactions on their way to one peer at once; the peer commits them
+  // in order (each after the one before it).
+  size_t in_flight = 2;
   std::int64_t base_backoff_ms = 1000;
   std::int64_t max_backoff_ms = 3600 * 1000;
   std::int64_t idle_poll_ms = 30 * 1000;  // re-check with nothing to do

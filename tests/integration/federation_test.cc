@@ -110,6 +110,26 @@ TEST_F(FederationTest, AStoppedPeerGetsEveryQueuedEventInOrderExactlyOnce) {
   }
 }
 
+TEST_F(FederationTest, ABacklogSentTwoTransactionsAtATimeArrivesInOrder) {
+  // 300 events are six batches of 50: a's sender has two transactions on
+  // their way at once, and b must commit them in the order sent.
+  ASSERT_EQ(b_.Stop(), 0);
+  std::vector<std::string> sent;
+  for (int i = 0; i < 300; ++i)
+    sent.push_back(Announce(a_, "n" + std::to_string(i)));
+  std::string error;
+  ASSERT_TRUE(b_.Start(&error)) << error;
+  ASSERT_TRUE(WaitFor([&] { return CountFrom(b_, "a.test") >= 300; },
+                      std::chrono::seconds(30)))
+      << a_.log();
+  auto got = Announcements(b_);
+  ASSERT_EQ(got.size(), 300u);  // nothing twice
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(std::get<1>(got[i]), "n" + std::to_string(i)) << "at " << i;
+    EXPECT_EQ(std::get<2>(got[i]), sent[i]);
+  }
+}
+
 TEST_F(FederationTest, ARotatedKeySignedByThePinnedKeyIsAccepted) {
   json rotated =
       Admin(a_, "POST", "/admin/v1/keys/rotate", json::object(), 200);
