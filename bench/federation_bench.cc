@@ -5,6 +5,9 @@
 //  - outbound: announcements accepted per second on a (sign + store +
 //    outbox, durable before the reply), and delivered per second until b
 //    holds every one (adds send + b's verify + store);
+//  - catch-up: as many again queued on a while b is down, and the rate
+//    at which a's sender drains them once b is back (transactions in
+//    flight, b's verify and commit, with nothing else running);
 //  - inbound: events per second b verifies and stores from pre-signed
 //    transactions of 50 events sent straight to it;
 //  - inbound group messages whose author is on a third node (two
@@ -62,7 +65,6 @@ double RawRate(bool verify) {
   return n / Seconds(start);
 }
 
-// Waits until `node` holds at least `count` announcements (bounded).
 // A transaction from a.test to b.test holding `events`, as canonical text.
 std::string TxnFromAToB(json events, std::int64_t now_ms) {
   json txn = {{"origin", "a.test"},
@@ -84,6 +86,33 @@ httplib::Result PutSigned(httplib::Client& c,
                "application/json");
 }
 
+// Posts `count` announcements on `node` from 4 admin connections (the
+// admin listener has 4 threads), numbered from `first`; how many failed.
+int PostAnnouncements(NodeProcess& node, const std::string& body, int first,
+                      int count) {
+  std::atomic<int> next{first}, failed{0};
+  std::vector<std::thread> posters;
+  for (int t = 0; t < 4; ++t) {
+    posters.emplace_back([&] {
+      httplib::Client c("127.0.0.1", node.admin_port());
+      c.set_keep_alive(true);
+      c.set_tcp_nodelay(true);
+      httplib::Headers h = {{"Authorization", "Bearer " + node.admin_token()}};
+      // Distinct bodies: identical events (same origin, ts and content)
+      // are one event, by design of content-addressed ids.
+      for (int i; (i = next.fetch_add(1)) < first + count;) {
+        std::string payload = json{{"body", body + std::to_string(i)}}.dump();
+        auto res =
+            c.Post("/admin/v1/announcements", h, payload, "application/json");
+        if (!res || res->status != 201) ++failed;
+      }
+    });
+  }
+  for (auto& p : posters) p.join();
+  return failed.load();
+}
+
+// Waits until `node` holds at least `count` announcements (bounded).
 bool WaitForCount(NodeProcess& node, size_t count, double timeout_s) {
   auto start = Clock::now();
   while (Seconds(start) < timeout_s) {
@@ -136,26 +165,8 @@ int main(int argc, char** argv) {
   // Outbound: announcements from 4 admin connections (the admin listener
   // has 4 threads), 200-byte bodies.
   const std::string body(200, 'x');
-  std::atomic<int> next{0}, failed{0};
   auto start = Clock::now();
-  std::vector<std::thread> posters;
-  for (int t = 0; t < 4; ++t) {
-    posters.emplace_back([&] {
-      httplib::Client c("127.0.0.1", a.admin_port());
-      c.set_keep_alive(true);
-      c.set_tcp_nodelay(true);
-      httplib::Headers h = {{"Authorization", "Bearer " + a.admin_token()}};
-      // Distinct bodies: identical events (same origin, ts and content)
-      // are one event, by design of content-addressed ids.
-      for (int i; (i = next.fetch_add(1)) < events;) {
-        std::string payload = json{{"body", body + std::to_string(i)}}.dump();
-        auto res =
-            c.Post("/admin/v1/announcements", h, payload, "application/json");
-        if (!res || res->status != 201) ++failed;
-      }
-    });
-  }
-  for (auto& p : posters) p.join();
+  int failed = PostAnnouncements(a, body, 0, events);
   double accept_s = Seconds(start);
   bool all = WaitForCount(b, size_t(events), 120);
   double deliver_s = Seconds(start);
@@ -163,10 +174,34 @@ int main(int argc, char** argv) {
       "outbound: %d events accepted in %.2f s (%.0f/s, sign+store), "
       "delivered to b in %.2f s (%.0f/s end to end)%s, %d failed\n",
       events, accept_s, events / accept_s, deliver_s, events / deliver_s,
-      all ? "" : " INCOMPLETE", failed.load());
+      all ? "" : " INCOMPLETE", failed);
   report.Add("outbound accepted (sign+store)", events / accept_s, "ev/s");
   report.Add("outbound delivered (end to end)", all ? events / deliver_s : 0,
              "ev/s");
+
+  // Catch-up: b down while a queues as many again; from b's return, how
+  // fast a's one sender drains the backlog (the pipeline of transactions
+  // in flight, b's verify and commit; a does nothing else meanwhile).
+  {
+    b.Stop();
+    failed = PostAnnouncements(a, body, events, events);
+    if (!b.Start(&error)) {
+      std::fprintf(stderr, "%s\n", error.c_str());
+      return 1;
+    }
+    // a's sender is backing off; b's first request to a ends that.
+    auto back = Clock::now();
+    bool first = WaitForCount(b, size_t(events) + 1, 60);
+    double first_s = Seconds(back);
+    bool drained = first && WaitForCount(b, size_t(2 * events), 120);
+    double drain_s = Seconds(back) - first_s;
+    std::printf(
+        "catch-up: %d queued events; the first reached b %.2f s after it "
+        "restarted, the rest in %.2f s (%.0f/s)%s, %d failed\n",
+        events, first_s, drain_s, events / drain_s,
+        drained ? "" : " INCOMPLETE", failed);
+    report.Add("catch-up drain", drained ? events / drain_s : 0, "ev/s");
+  }
 
   // Inbound: pre-signed transactions with a's key, straight to b.
   auto keys = hearth::federation::LoadKeyFile(a.data_dir() + "/node.key");
