@@ -1,6 +1,8 @@
 #include "federation/outbox.h"
 
 #include <algorithm>
+#include <limits>
+#include <map>
 
 #include "common/encoding.h"
 
@@ -17,6 +19,10 @@ Result<Outbox> Outbox::Open(storage::Env& env) {
 // that seqs (and so txn ids) never repeat, even after every entry was
 // delivered and deleted and peers came and went.
 constexpr char kLastSeqKey[] = "\x01last_seq";
+
+// At most this many entries deleted by one acknowledgement (what is left
+// goes with later ones).
+constexpr size_t kGcBatch = 1000;
 
 Result<std::uint64_t> Outbox::LastSeq(const storage::Txn& txn) const {
   HEARTH_ASSIGN_OR_RETURN(auto v, txn.Get(cursors_, kLastSeqKey));
@@ -87,26 +93,64 @@ Status Outbox::Ack(storage::WriteTxn& txn, const std::string& peer,
   // or a newer ack already passed), and a late ack for a removed peer must
   // not bring its cursor back: entries would wait for it forever.
   HEARTH_ASSIGN_OR_RETURN(auto stored, txn.Get(cursors_, peer));
-  if (stored && last_seq > DecodeU64BE(*stored).value_or(0)) {
-    HEARTH_RETURN_IF_ERROR(txn.Put(cursors_, peer, EncodeU64BE(last_seq)));
+  std::uint64_t moved_from = 0, moved_to = 0;  // what this ack passed over
+  if (stored) {
+    std::uint64_t before = DecodeU64BE(*stored).value_or(0);
+    if (last_seq > before) {
+      HEARTH_RETURN_IF_ERROR(txn.Put(cursors_, peer, EncodeU64BE(last_seq)));
+      moved_from = before;
+      moved_to = last_seq;
+    }
   }
-  // Delete entries at the front that every destination has acknowledged.
+  // Whether some destination of `entry` (seq `seq`) has not acknowledged
+  // it. A destination without a cursor was removed as a peer.
+  std::map<std::string, std::uint64_t, std::less<>> cursors;
+  auto pending = [&](std::uint64_t seq,
+                     const OutboxEntry& entry) -> Result<bool> {
+    for (const auto& d : entry.destinations) {
+      auto it = cursors.find(d);
+      if (it == cursors.end()) {
+        HEARTH_ASSIGN_OR_RETURN(auto v, txn.Get(cursors_, d));
+        it = cursors
+                 .emplace(d, v ? DecodeU64BE(*v).value_or(0)
+                               : std::numeric_limits<std::uint64_t>::max())
+                 .first;
+      }
+      if (it->second < seq) return true;
+    }
+    return false;
+  };
   std::vector<std::string> done;
-  {
-    HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, entries_.dbi()));
-    HEARTH_ASSIGN_OR_RETURN(bool more, c.First());
-    while (more && done.size() < 1000) {
+  HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, entries_.dbi()));
+  // Entries at the front that every destination has acknowledged.
+  HEARTH_ASSIGN_OR_RETURN(bool more, c.First());
+  std::uint64_t held_at = 0;  // the first entry still needed, if any
+  while (more && done.size() < kGcBatch) {
+    std::uint64_t seq = DecodeU64BE(c.key()).value_or(0);
+    HEARTH_ASSIGN_OR_RETURN(auto entry,
+                            storage::Decode<OutboxEntry>(c.value()));
+    HEARTH_ASSIGN_OR_RETURN(bool needed, pending(seq, entry));
+    if (needed) {
+      held_at = seq;
+      break;
+    }
+    done.emplace_back(c.key());
+    HEARTH_ASSIGN_OR_RETURN(more, c.Next());
+  }
+  // Behind an entry a peer still needs (one that is down, say), the
+  // entries this ack passed over: those it was the last to need go now,
+  // so a lagging peer holds only what is queued for it, not everyone's.
+  if (held_at != 0 && moved_to > held_at) {
+    size_t looked = 0;
+    HEARTH_ASSIGN_OR_RETURN(
+        more, c.Seek(EncodeU64BE(std::max(held_at, moved_from) + 1)));
+    while (more && done.size() < kGcBatch && looked++ < 2 * kGcBatch) {
       std::uint64_t seq = DecodeU64BE(c.key()).value_or(0);
+      if (seq > moved_to) break;
       HEARTH_ASSIGN_OR_RETURN(auto entry,
                               storage::Decode<OutboxEntry>(c.value()));
-      bool pending = false;
-      for (const auto& d : entry.destinations) {
-        HEARTH_ASSIGN_OR_RETURN(auto v, txn.Get(cursors_, d));
-        // A destination without a cursor was removed as a peer.
-        if (v && DecodeU64BE(*v).value_or(0) < seq) pending = true;
-      }
-      if (pending) break;
-      done.emplace_back(c.key());
+      HEARTH_ASSIGN_OR_RETURN(bool needed, pending(seq, entry));
+      if (!needed) done.emplace_back(c.key());
       HEARTH_ASSIGN_OR_RETURN(more, c.Next());
     }
   }

@@ -35,6 +35,15 @@ class OutboxTest : public ::testing::Test {
       return outbox_->StartCursor(txn, peer);
     }));
   }
+  // How many entries the table holds, for every peer.
+  size_t Stored() {
+    auto dbi = *env_->OpenTable("seq_outboxentry");
+    auto txn = std::move(env_->BeginRead()).value();
+    auto c = std::move(storage::Cursor::Open(txn, dbi)).value();
+    size_t n = 0;
+    for (auto more = c.First(); more && *more; more = c.Next()) ++n;
+    return n;
+  }
   std::uint64_t Depth(const std::string& peer) {
     auto txn = env_->BeginRead();
     return *outbox_->Depth(*txn, peer);
@@ -118,6 +127,27 @@ TEST_F(OutboxTest, EntriesEveryDestinationAckedAreDeletedAndSeqsNeverRepeat) {
   auto b = Next("b");
   ASSERT_EQ(b.events.size(), 1u);
   EXPECT_EQ(b.first_seq, 3u);
+}
+
+TEST_F(OutboxTest, APeerThatIsDownHoldsOnlyWhatIsQueuedForIt) {
+  Start("b");
+  Start("down");
+  Enqueue("both 1", {"b", "down"});
+  for (int i = 0; i < 10; ++i) Enqueue("b only", {"b"});
+  Enqueue("both 2", {"b", "down"});
+  Enqueue("b last", {"b"});
+  Ack("b", 13);
+  // What only b needed is gone, although "down" still needs seq 1.
+  EXPECT_EQ(Stored(), 2u);
+  EXPECT_EQ(Depth("down"), 2u);
+  auto d = Next("down");
+  EXPECT_EQ(d.events, (std::vector<std::string>{"both 1", "both 2"}));
+  EXPECT_EQ(d.first_seq, 1u);
+  Ack("down", d.last_seq);
+  EXPECT_EQ(Stored(), 0u);
+  // A new entry goes on after the last seq, holes or not.
+  Enqueue("b again", {"b"});
+  EXPECT_EQ(Next("b").first_seq, 14u);
 }
 
 TEST_F(OutboxTest, ANewPeerStartsAtTheEnd) {
