@@ -192,13 +192,14 @@ Status Inbound::WaitForEarlier(const std::string& origin,
       HEARTH_ASSIGN_OR_RETURN(auto earlier, txns_.Get(txn, key));
       if (earlier) return Ok();
     }
+    if (std::chrono::steady_clock::now() >= deadline) break;
     std::unique_lock<std::mutex> lock(answered_mu_);
-    if (!answered_cv_.wait_until(lock, deadline,
-                                 [&] { return answered_ != seen_answers; }))
-      return Error::Unavailable(
-          "out_of_order",
-          "txn " + after + ", which this one follows, has not been applied");
+    answered_cv_.wait_until(lock, deadline,
+                            [&] { return answered_ != seen_answers; });
   }
+  return Error::Unavailable(
+      "out_of_order",
+      "txn " + after + ", which this one follows, has not been applied");
 }
 
 Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
@@ -235,7 +236,9 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
           "txn_conflict",
           "txn " + txn_id + " was already used with other content");
     }
-    return nlohmann::json::parse(r.response);
+    nlohmann::json answer = nlohmann::json::parse(r.response);
+    answer["ordered"] = true;
+    return answer;
   };
   {
     HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, env_.BeginRead());
@@ -353,7 +356,9 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
   }
   metrics_.Add("hearth_federation_events_received_total", {{"peer", origin}},
                double(accepted));
-  return nlohmann::json{{"results", final_results}};
+  // "ordered": this receiver honours `after` (a sender sends one
+  // transaction at a time to a peer until it has seen this).
+  return nlohmann::json{{"ordered", true}, {"results", final_results}};
 }
 
 }  // namespace hearth::federation

@@ -226,6 +226,11 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
   // whose answer was lost just answers again. It goes alone (not `after`
   // another), and nothing goes with it until it lands.
   std::optional<OutboxBatch> retry;
+  bool alone = false;  // one at a time until a batch lands again
+  // Whether the peer commits a transaction sent `after` another only
+  // after it: learnt from its answers ("ordered"); until then, and for a
+  // peer whose build does not say so, one transaction at a time.
+  bool peer_orders = false;
   // Delivered batches are acknowledged in the store lazily: the next batch
   // goes out without waiting for a durable commit of the cursor, which is
   // written when the queue runs dry, every kAckEvents events, and at stop.
@@ -281,10 +286,12 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
         });
     flights.push_back(std::move(f));
   };
-  // Waits for every flight behind the first and forgets what they got:
-  // they were sent after one that did not land, and go again after it.
+  // Cuts every flight behind the first short and forgets what they got:
+  // they were sent after one that did not land (and wait for it on the
+  // peer in vain), and go again after it, rebuilt.
   auto drop_followers = [&] {
     while (flights.size() > 1) {
+      flights.back()->client->stop();
       Land(*flights.back());
       clients.push_back(std::move(flights.back()->client));
       flights.pop_back();
@@ -312,6 +319,8 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
     unacked_events += f.batch.events.size();
     if (unacked_events >= kAckEvents) ack();
     if (delivered) {
+      auto answer = nlohmann::json::parse(f.answer, nullptr, false);
+      peer_orders = answer.is_object() && answer.value("ordered", false);
       metrics_.Add("hearth_federation_events_sent_total", {{"peer", peer}},
                    double(f.batch.events.size()));
       trust_.RecordContact(peer);
@@ -335,8 +344,8 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
     // Send while there is room: after a failure, one at a time until a
     // batch lands again.
     bool dry = false;
-    while (trusted && !stop_ && flights.size() < options_.in_flight &&
-           (failures == 0 || flights.empty())) {
+    const size_t room = peer_orders && !alone ? options_.in_flight : 1;
+    while (trusted && !stop_ && flights.size() < room) {
       const std::string& url = (*record)->base_url;
       if (client_url != url) {
         if (!flights.empty()) break;  // moved: let those land first
@@ -378,17 +387,26 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
     }
     if (land_first()) {
       failures = 0;
+      alone = false;
       continue;
     }
-    // Down, slow, or not trusting us (yet): back off and try again.
     Flight& f = *flights.front();
     std::string why = f.status != 0 ? "HTTP " + std::to_string(f.status) + " " +
                                           f.answer.substr(0, 200)
                                     : f.error;
+    const bool out_of_order =
+        f.status == 503 && f.answer.find("out_of_order") != std::string::npos;
     retry = f.batch;
+    alone = true;
     drop_followers();
     clients.push_back(std::move(f.client));
     flights.pop_front();
+    if (out_of_order) {
+      // The one before it landed, but later than the peer would wait:
+      // nothing is wrong with the peer; send it again at once, alone.
+      continue;
+    }
+    // Down, slow, or not trusting us (yet): back off and try again.
     ++failures;
     trust_.RecordError(peer, why);
     metrics_.Add("hearth_federation_delivery_failures_total", {{"peer", peer}});
