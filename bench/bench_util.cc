@@ -59,11 +59,12 @@ LoadResult RunLoad(const std::string& name, const std::string& host, int port,
   return r;
 }
 
-long RssKib(pid_t pid) {
+long RssKib(pid_t pid, const char* field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  const std::string name = field;
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    if (line.rfind(name, 0) == 0) return std::stol(line.substr(name.size()));
   }
   return 0;
 }

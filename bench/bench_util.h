@@ -34,8 +34,10 @@ LoadResult RunLoad(const std::string& name, const std::string& host, int port,
                    int threads, std::chrono::milliseconds duration,
                    size_t max_ops, const Op& op);
 
-// Resident memory of a process in KiB (VmRSS), 0 if unknown.
-long RssKib(pid_t pid);
+// Resident memory of a process in KiB (VmRSS), 0 if unknown; or another
+// field of /proc/PID/status, such as "RssAnon:" (its private memory,
+// without the mapped libraries and store file that VmRSS also counts).
+long RssKib(pid_t pid, const char* field = "VmRSS:");
 
 // Figures printed as a table, compared with the previous run's figures
 // from `baseline_path` (JSON: name -> value); `save` overwrites them.

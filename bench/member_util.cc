@@ -749,17 +749,26 @@ PostRun PostMessages(const Account& author, const std::string& gid,
 
 RssSampler::RssSampler(std::vector<pid_t> pids,
                        std::chrono::milliseconds period)
-    : pids_(std::move(pids)), peak_(pids_.size(), 0) {
+    : pids_(std::move(pids)),
+      peak_(pids_.size(), 0),
+      peak_anon_(pids_.size(), 0) {
   thread_ = std::thread([this, period] {
     while (!stop_) {
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        for (size_t i = 0; i < pids_.size(); ++i)
-          peak_[i] = std::max(peak_[i], RssKib(pids_[i]));
-      }
+      Sample();
       std::this_thread::sleep_for(period);
     }
   });
+}
+
+void RssSampler::Sample() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < pids_.size(); ++i) {
+    long rss = RssKib(pids_[i]);
+    if (rss > peak_[i]) {
+      peak_[i] = rss;
+      peak_anon_[i] = RssKib(pids_[i], "RssAnon:");
+    }
+  }
 }
 
 RssSampler::~RssSampler() {
@@ -770,9 +779,13 @@ RssSampler::~RssSampler() {
 std::vector<long> RssSampler::PeakKib() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
-  for (size_t i = 0; i < pids_.size(); ++i)
-    peak_[i] = std::max(peak_[i], RssKib(pids_[i]));
+  Sample();
   return peak_;
+}
+
+std::vector<long> RssSampler::PeakAnonKib() {
+  PeakKib();
+  return peak_anon_;
 }
 
 }  // namespace hearth::bench

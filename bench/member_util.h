@@ -194,10 +194,13 @@ class RssSampler {
   RssSampler(std::vector<pid_t> pids, std::chrono::milliseconds period);
   ~RssSampler();
   std::vector<long> PeakKib();  // stops sampling
+  // RssAnon when VmRSS peaked: private memory, not mapped files.
+  std::vector<long> PeakAnonKib();
 
  private:
+  void Sample();
   std::vector<pid_t> pids_;
-  std::vector<long> peak_;
+  std::vector<long> peak_, peak_anon_;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::thread thread_;

@@ -72,7 +72,7 @@ struct Outcome {
 struct NodeSide {
   std::string label;
   NodeProcess* node;
-  long idle = 0, joined = 0, peak = 0;
+  long idle = 0, joined = 0, peak = 0, peak_anon = 0;
   double cpu_burst_s = 0, cpu_paced_s = 0;
 };
 
@@ -316,11 +316,16 @@ Outcome RunScenario(bool fed, const Settings& s, Report& report) {
               self_paced, self_paced * 1e6 / s.paced);
 
   auto peaks = sampler.PeakKib();
+  auto peaks_anon = sampler.PeakAnonKib();
   for (size_t i = 0; i < nodes.size(); ++i) {
     nodes[i].peak = peaks[i];
-    std::printf("  %-6s RSS idle %.1f MiB, joined %.1f MiB, peak %.1f MiB\n",
-                nodes[i].label.c_str(), nodes[i].idle / 1024.0,
-                nodes[i].joined / 1024.0, nodes[i].peak / 1024.0);
+    nodes[i].peak_anon = peaks_anon[i];
+    std::printf(
+        "  %-6s RSS idle %.1f MiB, joined %.1f MiB, peak %.1f MiB (%.1f MiB "
+        "private; the rest is mapped libraries and store pages)\n",
+        nodes[i].label.c_str(), nodes[i].idle / 1024.0,
+        nodes[i].joined / 1024.0, nodes[i].peak / 1024.0,
+        peaks_anon[i] / 1024.0);
   }
   for (auto& r : rx) r->Stop();
 
@@ -352,6 +357,8 @@ Outcome RunScenario(bool fed, const Settings& s, Report& report) {
     report.Add(sc + " " + n.label + " RSS joined", n.joined / 1024.0, "MiB",
                false);
     report.Add(sc + " " + n.label + " RSS peak", n.peak / 1024.0, "MiB", false);
+    report.Add(sc + " " + n.label + " RSS peak private", n.peak_anon / 1024.0,
+               "MiB", false);
   }
   report.Add(sc + " driver CPU/msg burst", self_burst * 1e6 / s.messages, "us",
              false);
