@@ -52,6 +52,19 @@ Result<std::string> Canonicalize(const nlohmann::json& value,
   }
 }
 
+Result<std::string> CanonicalString(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+      return Canonicalize(nlohmann::json(std::string(s)));
+  }
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  out.append(s);
+  out += '"';
+  return out;
+}
+
 Result<nlohmann::json> ParseJson(std::string_view text,
                                  const JsonLimits& limits) {
   if (text.size() > limits.max_bytes) {

@@ -27,6 +27,11 @@ struct JsonLimits {
 Result<std::string> Canonicalize(const nlohmann::json& value,
                                  const JsonLimits& limits = {});
 
+// The canonical encoding of one string: Canonicalize(json(s)), without
+// a DOM for the common case (printable ASCII, nothing to escape). Object
+// keys and string members of what is signed go through here.
+Result<std::string> CanonicalString(std::string_view s);
+
 // Parses JSON text that must already be canonical: the text must equal the
 // canonical encoding of what it parses to. That one check rejects
 // duplicate keys, unsorted keys, whitespace, floats, exponents, leading

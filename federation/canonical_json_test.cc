@@ -37,6 +37,25 @@ TEST(CanonicalJsonTest, MinimalEscapes) {
       "{\"a\":\"\\u0000\\b\\t\\n\\f\\r\\u001f\\\"\\\\/é\"}");
 }
 
+TEST(CanonicalJsonTest, OneStringEncodesAsCanonicalizeWouldEncodeIt) {
+  // Every byte alone (the fast path takes printable ASCII only), and
+  // strings around the edges of it.
+  std::vector<std::string> cases = {
+      "",          "group.accept", "@a.b-c_d@x.test",         "a\"b",
+      "tab\there", "日本語",       std::string("nul\0in", 6), "\x7f"};
+  for (int c = 0; c < 128; ++c) cases.push_back(std::string(1, char(c)));
+  for (const auto& s : cases) {
+    auto fast = CanonicalString(s);
+    auto slow = Canonicalize(nlohmann::json(s));
+    ASSERT_TRUE(fast && slow) << s;
+    EXPECT_EQ(*fast, *slow) << s;
+  }
+  // Invalid UTF-8 is refused, as by Canonicalize.
+  auto bad = CanonicalString("\xff\xfe");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().reason, "not_canonical");
+}
+
 TEST(CanonicalJsonTest, ParseCanonicalAcceptsExactlyTheCanonicalForm) {
   for (const char* ok :
        {"{}", R"({"a":1})", R"({"a":[1,-2,true,false,null,"x"]})",

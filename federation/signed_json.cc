@@ -19,8 +19,7 @@ Result<std::string> SigningBytes(const nlohmann::json& object) {
   for (auto it = object.begin(); it != object.end(); ++it) {
     if (it.key() == "signatures" || it.key() == "unsigned") continue;
     if (out.size() > 1) out += ',';
-    HEARTH_ASSIGN_OR_RETURN(std::string key,
-                            Canonicalize(nlohmann::json(it.key())));
+    HEARTH_ASSIGN_OR_RETURN(std::string key, CanonicalString(it.key()));
     HEARTH_ASSIGN_OR_RETURN(std::string value, Canonicalize(*it, inner));
     out += key;
     out += ':';
@@ -202,8 +201,7 @@ void CanonicalObject::AddRaw(std::string key, std::string canonical) {
 }
 
 Status CanonicalObject::AddString(std::string key, std::string_view value) {
-  HEARTH_ASSIGN_OR_RETURN(std::string text,
-                          Canonicalize(nlohmann::json(std::string(value))));
+  HEARTH_ASSIGN_OR_RETURN(std::string text, CanonicalString(value));
   AddRaw(std::move(key), std::move(text));
   return Ok();
 }
@@ -242,8 +240,7 @@ Result<std::string> CanonicalObject::Text() const {
                               "duplicate key " + sorted[i]->first);
       out += ',';
     }
-    HEARTH_ASSIGN_OR_RETURN(std::string key,
-                            Canonicalize(nlohmann::json(sorted[i]->first)));
+    HEARTH_ASSIGN_OR_RETURN(std::string key, CanonicalString(sorted[i]->first));
     out += key;
     out += ':';
     out += sorted[i]->second;
