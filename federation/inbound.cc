@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <stdexcept>
 
 #include "common/crypto.h"
 #include "common/parallel_for.h"
@@ -24,6 +25,27 @@ namespace {
 
 nlohmann::json ErrorJson(const Error& e) {
   return {{"error", {{"code", e.reason}, {"message", e.message}}}};
+}
+
+// Runs one event's step (`what` it does: "read", "applied"). An exception
+// that only the event's content can cause (a JSON value of another type
+// than the code expects, a number out of range: a mismatch with the
+// sender's build, the same on every retry) is that event's refusal,
+// `bad_event`, so that it cannot stop the sender's queue for good. Any
+// other exception (out of memory) fails the whole request, for a retry.
+template <typename Step>
+Status ForOneEvent(const char* what, Step&& step) {
+  std::string why;
+  try {
+    return step();
+  } catch (const nlohmann::json::exception& e) {
+    why = e.what();
+  } catch (const std::logic_error& e) {
+    why = e.what();
+  }
+  spdlog::warn("an inbound event could not be {}: {}", what, why);
+  return Error::Invalid(
+      "bad_event", std::string("the event could not be ") + what + ": " + why);
 }
 
 }  // namespace
@@ -256,21 +278,19 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
   std::vector<std::optional<InboundEvent>> prepared(n);
   std::vector<Status> verdicts(n, Ok());
   ParallelFor(n, [&](size_t i) {
-    nlohmann::json& event = (*events)[i];
-    // The signing bytes once, for the event id and the signature.
-    auto bytes = SigningBytes(event);
-    if (!bytes) {
-      verdicts[i] = bytes.error();
-      return;
-    }
-    ids[i] = EventIdOfSigningBytes(*bytes);
-    verdicts[i] = VerifyEvent(origin, event, *bytes);
-    if (!verdicts[i]) return;
-    std::string type = event["type"].get<std::string>();
-    InboundEvent ev{ids[i], origin, std::move(type), std::move(event),
-                    std::move(*bytes)};
-    verdicts[i] = sink_.Prepare(ev);
-    if (verdicts[i]) prepared[i] = std::move(ev);
+    verdicts[i] = ForOneEvent("read", [&]() -> Status {
+      nlohmann::json& event = (*events)[i];
+      // The signing bytes once, for the event id and the signature.
+      HEARTH_ASSIGN_OR_RETURN(std::string bytes, SigningBytes(event));
+      ids[i] = EventIdOfSigningBytes(bytes);
+      HEARTH_RETURN_IF_ERROR(VerifyEvent(origin, event, bytes));
+      std::string type = event["type"].get<std::string>();
+      InboundEvent ev{ids[i], origin, std::move(type), std::move(event),
+                      std::move(bytes)};
+      HEARTH_RETURN_IF_ERROR(sink_.Prepare(ev));
+      prepared[i] = std::move(ev);
+      return Ok();
+    });
   });
   nlohmann::json results = nlohmann::json::object();
   std::vector<InboundEvent> valid;
@@ -308,7 +328,8 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
       HEARTH_ASSIGN_OR_RETURN(storage::WriteTxn child, txn.BeginNested());
       for (const auto& ev : valid) {
         ev.after_commit.clear();  // a change may run more than once
-        Status applied = sink_.Apply(child, ev);
+        Status applied =
+            ForOneEvent("applied", [&] { return sink_.Apply(child, ev); });
         if (!applied) {
           if (applied.error().kind == ErrorKind::kInternal)
             return applied.error();
@@ -326,7 +347,8 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
       const InboundEvent& ev = valid[i];
       ev.after_commit.clear();
       HEARTH_ASSIGN_OR_RETURN(storage::WriteTxn child, txn.BeginNested());
-      Status applied = sink_.Apply(child, ev);
+      Status applied =
+          ForOneEvent("applied", [&] { return sink_.Apply(child, ev); });
       if (!applied) ev.after_commit.clear();
       if (applied) {
         HEARTH_RETURN_IF_ERROR(child.Commit());

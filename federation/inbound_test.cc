@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <new>
+#include <string>
 #include <thread>
 
 #include "federation/canonical_json.h"
@@ -40,6 +42,8 @@ class WritingSink final : public InboundSink {
     if (body.rfind("broken", 0) == 0)
       return Error::Internal("the sink's store failed");
     if (body.rfind("prep", 0) == 0) ev.prepared = "made " + body;
+    if (body == "unreadable")  // a member of another type than expected
+      (void)ev.event["content"]["body"].get<std::int64_t>();
     return Ok();
   }
   Status Apply(storage::WriteTxn& txn, const InboundEvent& ev) override {
@@ -49,6 +53,8 @@ class WritingSink final : public InboundSink {
     if (const auto* made = std::any_cast<std::string>(&ev.prepared))
       body = *made;
     HEARTH_RETURN_IF_ERROR(txn.Put(table, ev.event_id, body));
+    if (body == "out of range") (void)std::stoi("99999999999999999999");
+    if (body == "out of memory") throw std::bad_alloc();
     if (body.rfind("refuse", 0) == 0)
       return Error::Forbidden("refused", "this sink refuses " + body);
     return Ok();
@@ -212,6 +218,31 @@ TEST_F(InboundTest, AStoreFailureInPrepareFailsTheWholeTransactionForARetry) {
   auto retry = SendEvents("t1", nlohmann::json::array({Event("one")}));
   ASSERT_TRUE(retry) << retry.error().message;
   EXPECT_EQ(sink_.applied, 1);
+}
+
+TEST_F(InboundTest, AnEventTheCodeCannotHandleIsRefusedAloneNotRetried) {
+  // Exceptions that only the event's content causes (the same on every
+  // retry) refuse that event; the others apply.
+  nlohmann::json events = {Event("one"), Event("unreadable"),
+                           Event("out of range"), Event("four")};
+  std::vector<std::string> ids = Ids(events);
+  auto answer = SendEvents("t1", events);
+  ASSERT_TRUE(answer) << answer.error().message;
+  const nlohmann::json& results = (*answer)["results"];
+  EXPECT_EQ(results[ids[0]], nlohmann::json::object());
+  EXPECT_EQ(results[ids[1]]["error"]["code"], "bad_event");
+  EXPECT_EQ(results[ids[2]]["error"]["code"], "bad_event");
+  EXPECT_EQ(results[ids[3]], nlohmann::json::object());
+  EXPECT_EQ(Stored(ids[0]), "one");
+  EXPECT_EQ(Stored(ids[2]), "absent");  // its write was rolled back
+  EXPECT_EQ(Stored(ids[3]), "four");
+  // Out of memory is no verdict on the event: the whole request fails,
+  // nothing is stored or remembered, and the sender retries.
+  auto oom = SendEvents(
+      "t2", nlohmann::json::array({Event("five"), Event("out of memory")}));
+  ASSERT_FALSE(oom);
+  EXPECT_EQ(oom.error().kind, ErrorKind::kInternal);
+  EXPECT_EQ(Stored(Ids(nlohmann::json::array({Event("five")}))[0]), "absent");
 }
 
 TEST_F(InboundTest, ATransactionSentAfterAnotherCommitsOnlyAfterIt) {
