@@ -29,10 +29,12 @@ nlohmann::json ErrorJson(const Error& e) {
 
 // Runs one event's step (`what` it does: "read", "applied"). An exception
 // that only the event's content can cause (a JSON value of another type
-// than the code expects, a number out of range: a mismatch with the
-// sender's build, the same on every retry) is that event's refusal,
-// `bad_event`, so that it cannot stop the sender's queue for good. Any
-// other exception (out of memory) fails the whole request, for a retry.
+// than the code expects, a number out of range or malformed:
+// nlohmann::json::exception, std::out_of_range, std::invalid_argument,
+// std::length_error; a mismatch with the sender's build, the same on
+// every retry) is that event's refusal, `bad_event`, so that it cannot
+// stop the sender's queue for good. Any other exception (out of memory,
+// std::future_error) fails the whole request, for a retry.
 template <typename Step>
 Status ForOneEvent(const char* what, Step&& step) {
   std::string why;
@@ -40,8 +42,17 @@ Status ForOneEvent(const char* what, Step&& step) {
     return step();
   } catch (const nlohmann::json::exception& e) {
     why = e.what();
-  } catch (const std::logic_error& e) {
+  } catch (const std::out_of_range& e) {
     why = e.what();
+  } catch (const std::invalid_argument& e) {
+    why = e.what();
+  } catch (const std::length_error& e) {
+    why = e.what();
+  }
+  // Into the answer, which must stay valid UTF-8 (a parse error quotes
+  // the bytes it stopped at).
+  for (char& c : why) {
+    if (c < 0x20 || c > 0x7e) c = '?';
   }
   spdlog::warn("an inbound event could not be {}: {}", what, why);
   return Error::Invalid(

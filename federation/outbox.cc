@@ -23,6 +23,10 @@ constexpr char kLastSeqKey[] = "\x01last_seq";
 // At most this many entries deleted by one acknowledgement (what is left
 // goes with later ones).
 constexpr size_t kGcBatch = 1000;
+// Seqs acknowledgements passed over that GC has not looked at yet, for
+// lack of budget: first and last (u64 BE each). Under a key no server
+// name can have, like kLastSeqKey.
+constexpr char kGcSweepKey[] = "\x01gc_sweep";
 
 Result<std::uint64_t> Outbox::LastSeq(const storage::Txn& txn) const {
   HEARTH_ASSIGN_OR_RETURN(auto v, txn.Get(cursors_, kLastSeqKey));
@@ -138,21 +142,51 @@ Status Outbox::Ack(storage::WriteTxn& txn, const std::string& peer,
     HEARTH_ASSIGN_OR_RETURN(more, c.Next());
   }
   // Behind an entry a peer still needs (one that is down, say), the
-  // entries this ack passed over: those it was the last to need go now,
-  // so a lagging peer holds only what is queued for it, not everyone's.
-  if (held_at != 0 && moved_to > held_at) {
+  // entries acknowledgements passed over: those nobody needs any more go
+  // now, so a lagging peer holds only what is queued for it, not
+  // everyone's. The seqs to look at are this ack's range joined with what
+  // earlier ones left when they ran out of budget (kGcSweepKey).
+  HEARTH_ASSIGN_OR_RETURN(auto left, txn.Get(cursors_, kGcSweepKey));
+  std::uint64_t lo = moved_to > moved_from
+                         ? moved_from + 1
+                         : std::numeric_limits<std::uint64_t>::max();
+  std::uint64_t hi = moved_to;
+  if (left && left->size() == 16) {
+    lo = std::min(lo, DecodeU64BE(left->substr(0, 8)).value_or(lo));
+    hi = std::max(hi, DecodeU64BE(left->substr(8)).value_or(hi));
+  }
+  if (held_at != 0) lo = std::max(lo, held_at + 1);
+  if (held_at != 0 && lo <= hi) {
     size_t looked = 0;
-    HEARTH_ASSIGN_OR_RETURN(
-        more, c.Seek(EncodeU64BE(std::max(held_at, moved_from) + 1)));
-    while (more && done.size() < kGcBatch && looked++ < 2 * kGcBatch) {
+    HEARTH_ASSIGN_OR_RETURN(more, c.Seek(EncodeU64BE(lo)));
+    while (more) {
       std::uint64_t seq = DecodeU64BE(c.key()).value_or(0);
-      if (seq > moved_to) break;
+      if (seq > hi) {
+        lo = hi + 1;  // all looked at
+        break;
+      }
+      if (done.size() >= kGcBatch || looked >= 2 * kGcBatch) {
+        lo = seq;  // the next acknowledgement goes on from here
+        break;
+      }
+      ++looked;
       HEARTH_ASSIGN_OR_RETURN(auto entry,
                               storage::Decode<OutboxEntry>(c.value()));
       HEARTH_ASSIGN_OR_RETURN(bool needed, pending(seq, entry));
       if (!needed) done.emplace_back(c.key());
+      lo = seq + 1;
       HEARTH_ASSIGN_OR_RETURN(more, c.Next());
     }
+    if (!more) lo = hi + 1;  // the end of the table: all looked at
+  } else if (held_at == 0 && !more) {
+    lo = hi + 1;  // the front loop emptied the table
+  }
+  if (lo <= hi) {
+    HEARTH_RETURN_IF_ERROR(
+        txn.Put(cursors_, kGcSweepKey, EncodeU64BE(lo) + EncodeU64BE(hi)));
+  } else if (left) {
+    HEARTH_ASSIGN_OR_RETURN(bool gone, txn.Delete(cursors_, kGcSweepKey));
+    (void)gone;
   }
   for (const auto& key : done) {
     HEARTH_RETURN_IF_ERROR(entries_.Delete(txn, key));

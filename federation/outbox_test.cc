@@ -150,6 +150,30 @@ TEST_F(OutboxTest, APeerThatIsDownHoldsOnlyWhatIsQueuedForIt) {
   EXPECT_EQ(Next("b").first_seq, 14u);
 }
 
+TEST_F(OutboxTest, WhatOneAcknowledgementCouldNotLookAtTheNextOneDoes) {
+  Start("b");
+  Start("down");
+  Enqueue("both", {"b", "down"});
+  // More than one acknowledgement deletes (1000) or looks at (2000).
+  ASSERT_TRUE(env_->Update([&](storage::WriteTxn& txn) -> Status {
+    for (int i = 0; i < 2500; ++i) {
+      HEARTH_ASSIGN_OR_RETURN(auto seq, outbox_->Enqueue(txn, "b", {"b"}));
+      (void)seq;
+    }
+    return Ok();
+  }));
+  Ack("b", 2501);
+  EXPECT_EQ(Stored(), 1501u);
+  // Acknowledgements that move nothing go on where the last one stopped.
+  Ack("b", 2501);
+  EXPECT_EQ(Stored(), 501u);
+  Ack("b", 2501);
+  EXPECT_EQ(Stored(), 1u);  // what "down" needs
+  EXPECT_EQ(Depth("down"), 1u);
+  Ack("down", 2501);
+  EXPECT_EQ(Stored(), 0u);
+}
+
 TEST_F(OutboxTest, ANewPeerStartsAtTheEnd) {
   Start("b");
   Enqueue("old", {"b"});
