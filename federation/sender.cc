@@ -319,8 +319,11 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
     unacked_events += f.batch.events.size();
     if (unacked_events >= kAckEvents) ack();
     if (delivered) {
+      // Whatever the peer answered: only `"ordered": true` counts (and
+      // nothing it says may throw here).
       auto answer = nlohmann::json::parse(f.answer, nullptr, false);
-      peer_orders = answer.is_object() && answer.value("ordered", false);
+      auto ordered = answer.is_object() ? answer.find("ordered") : answer.end();
+      peer_orders = ordered != answer.end() && *ordered == true;
       metrics_.Add("hearth_federation_events_sent_total", {{"peer", peer}},
                    double(f.batch.events.size()));
       trust_.RecordContact(peer);

@@ -42,6 +42,7 @@ class FakePeer {
       [](const Request&, size_t) { return 200; };
   std::atomic<int> delay_ms{100};
   std::atomic<bool> ordered{true};  // false: an older build's answers
+  std::string ok_body;              // if set, the body of every 200
 
   FakePeer() {
     server_.Put(R"(/_hearth/v1/send/([A-Za-z0-9._-]+))",
@@ -59,6 +60,7 @@ class FakePeer {
                   res.status = status(r, n);
                   res.set_content(res.status != 200
                                       ? R"({"error":{"code":"x"}})"
+                                  : !ok_body.empty() ? ok_body.c_str()
                                   : ordered ? R"({"ordered":true,"results":{}})"
                                             : R"({"results":{}})",
                                   "application/json");
@@ -82,6 +84,11 @@ class FakePeer {
   int max_open() {
     std::lock_guard<std::mutex> lock(mu_);
     return max_open_;
+  }
+  void Reset() {
+    std::lock_guard<std::mutex> lock(mu_);
+    requests_.clear();
+    max_open_ = 0;
   }
 
  private:
@@ -255,6 +262,22 @@ TEST_F(SenderTest, APeerThatDoesNotSayItKeepsOrderGetsOneAtATime) {
   EXPECT_EQ(Pairs(peer_.requests()),
             Sorted(Pairs_t{{Batch(0), ""}, {Batch(1), ""}, {Batch(2), ""}}));
   EXPECT_EQ(peer_.max_open(), 1);
+}
+
+TEST_F(SenderTest, AnAnswerThatSaysSomethingElseIsOneAtATimeToo) {
+  // Neither a crash nor two at once for an "ordered" that is not true.
+  for (const char* body : {R"({"ordered":"yes","results":{}})",
+                           R"({"ordered":1})", R"([1])", "not json"}) {
+    SCOPED_TRACE(body);
+    peer_.ok_body = body;
+    peer_.Reset();
+    Enqueue(100);
+    StartSenders();
+    ASSERT_TRUE(Drained());
+    EXPECT_EQ(peer_.requests().size(), 2u);
+    EXPECT_EQ(peer_.max_open(), 1);
+    senders_->Stop();
+  }
 }
 
 }  // namespace
