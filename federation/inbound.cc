@@ -371,8 +371,12 @@ Result<nlohmann::json> Inbound::Send(const std::string& txn_id,
       }
     }
     nlohmann::json response = {{"results", final_results}};
-    return txns_.Put(txn, key,
-                     TxnRecord{body_hash, response.dump(), clock_.NowMs()});
+    return txns_.Put(
+        txn, key,
+        TxnRecord{body_hash,
+                  response.dump(-1, ' ', false,
+                                nlohmann::json::error_handler_t::replace),
+                  clock_.NowMs()});
   }));
   {
     std::lock_guard<std::mutex> lock(answered_mu_);

@@ -858,6 +858,9 @@ Result<PostResult> GroupService::Post(const Member& m,
   if (accept.value("group", json()) != json(group_id))
     return Error::Unavailable("bad_host_answer",
                               id.server + " accepted into another group");
+  if (!accept.contains("event"))
+    return Error::Unavailable("bad_host_answer",
+                              id.server + " accepted no event");
   HEARTH_ASSIGN_OR_RETURN(std::string accepted_id,
                           federation::EventId(accept["event"]));
   if (accepted_id != event_id)

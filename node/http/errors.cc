@@ -39,7 +39,9 @@ std::string ErrorBody(const Error& error) {
          internal ? "internal error; see the node's log" : error.message}}}};
   if (error.kind == ErrorKind::kRateLimited)
     body["error"]["retry_after_ms"] = error.retry_after_ms;
-  return body.dump();
+  // Written outside any handler's try: a message quoting bytes a client
+  // sent that are not UTF-8 must not throw here (U+FFFD instead).
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 Error ErrorForStatus(int status) {

@@ -18,8 +18,13 @@ struct Reply {
   std::string body;
   std::string content_type = "application/json";
 
+  // Bytes that are not UTF-8 (which a message may quote from what a
+  // client or peer sent) become U+FFFD instead of an exception.
   static Reply Json(int status, const nlohmann::json& body) {
-    return Reply{status, body.dump(), "application/json"};
+    return Reply{
+        status,
+        body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+        "application/json"};
   }
   static Reply Text(int status, std::string body, std::string content_type) {
     return Reply{status, std::move(body), std::move(content_type)};

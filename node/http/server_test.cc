@@ -36,6 +36,13 @@ class ServerTest : public ::testing::Test {
     router.Add("GET", "/throw", [](const Request&) -> Result<Reply> {
       throw std::runtime_error("boom");
     });
+    // Quote a header back, in an error and in a JSON answer.
+    router.Add("GET", "/quote-error", [](const Request& req) -> Result<Reply> {
+      return Error::Invalid("bad", "you sent " + req.raw.HeaderValue("X"));
+    });
+    router.Add("GET", "/quote-json", [](const Request& req) -> Result<Reply> {
+      return Reply::Json(200, {{"x", req.raw.HeaderValue("X")}});
+    });
     router.Add("GET", "/auth", [](const Request& req) -> Result<Reply> {
       HEARTH_ASSIGN_OR_RETURN(auto token, req.BearerToken());
       return Reply{200, token, "text/plain"};
@@ -126,6 +133,22 @@ class ServerTest : public ::testing::Test {
   std::unique_ptr<Server> server_;
   std::thread thread_;
 };
+
+TEST_F(ServerTest, BytesThatAreNotUtf8AreQuotedNotThrown) {
+  Start();
+  int fd = Connect();
+  // An error body is written outside the handler's try: it must not
+  // throw (which would end the process) on what a client sent.
+  Send(fd, "GET /quote-error HTTP/1.1\r\nX: \xff\xfe\r\n\r\n");
+  std::string error = Read(fd);
+  EXPECT_EQ(error.rfind("HTTP/1.1 400", 0), 0u) << error;
+  EXPECT_NE(error.find("you sent \xef\xbf\xbd"), std::string::npos);
+  Send(fd, "GET /quote-json HTTP/1.1\r\nX: a\xc3\r\n\r\n");
+  std::string json = Read(fd);
+  EXPECT_EQ(json.rfind("HTTP/1.1 200", 0), 0u) << json;
+  EXPECT_NE(json.find("{\"x\":\"a\xef\xbf\xbd\"}"), std::string::npos);
+  ::close(fd);
+}
 
 TEST_F(ServerTest, AnswersKeepAliveAndPipelinedRequestsInOrder) {
   Start();
