@@ -9,20 +9,11 @@
 
 #include "federation/canonical_json.h"
 #include "federation/signed_json.h"
+#include "tests/support/key_doc_peer_client.h"
 #include "tests/support/temp_dir.h"
 
 namespace hearth::federation {
 namespace {
-
-// One peer, p.test, whose key document this client serves.
-class OnePeer final : public PeerClient {
- public:
-  std::string doc;
-  Result<PeerResponse> Get(const std::string&, const std::string&,
-                           const std::string&) override {
-    return PeerResponse{200, doc};
-  }
-};
 
 // Writes each event's body (or what Prepare made of it) under its id, then
 // refuses those whose body starts with "refuse" (after the write, which
@@ -137,7 +128,7 @@ class InboundTest : public ::testing::Test {
   hearth::testing::TempDir dir_;
   FakeClock clock_;
   Metrics metrics_;
-  OnePeer peer_;
+  hearth::testing::KeyDocPeerClient peer_;  // p.test's key document
   WritingSink sink_;
   SigningKey key_ = SigningKey::Generate();
   std::unique_ptr<storage::Env> env_;

@@ -399,7 +399,7 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
                                     : f.error;
     const bool out_of_order =
         f.status == 503 && f.answer.find("out_of_order") != std::string::npos;
-    retry = f.batch;
+    retry = std::move(f.batch);  // f is dropped just below
     alone = true;
     drop_followers();
     clients.push_back(std::move(f.client));

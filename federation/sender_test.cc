@@ -13,20 +13,11 @@
 
 #include "federation/signed_json.h"
 #include "storage/audit_log.h"
+#include "tests/support/key_doc_peer_client.h"
 #include "tests/support/temp_dir.h"
 
 namespace hearth::federation {
 namespace {
-
-// Serves p.test's key document to the trust service.
-class KeyDocClient final : public PeerClient {
- public:
-  std::string doc;
-  Result<PeerResponse> Get(const std::string&, const std::string&,
-                           const std::string&) override {
-    return PeerResponse{200, doc};
-  }
-};
 
 // The peer's side of PUT /_hearth/v1/send over real HTTP: records each
 // request (txn id and `after`) and answers as the test scripts it, after
@@ -145,6 +136,13 @@ class SenderTest : public ::testing::Test {
                       .max_backoff_ms = 100});
     senders_->Start();
   }
+  // Queues `n` events, starts the senders and waits (bounded) until
+  // p.test has acknowledged everything queued.
+  bool Deliver(int n) {
+    Enqueue(n);
+    StartSenders();
+    return Drained();
+  }
   // Waits (bounded) until p.test has acknowledged everything queued.
   bool Drained() {
     for (int i = 0; i < 1000; ++i) {
@@ -158,7 +156,7 @@ class SenderTest : public ::testing::Test {
   hearth::testing::TempDir dir_;
   FakeClock clock_;
   Metrics metrics_;
-  KeyDocClient docs_;
+  hearth::testing::KeyDocPeerClient docs_;  // p.test's key document
   FakePeer peer_;
   std::unique_ptr<storage::Env> env_;
   std::unique_ptr<storage::Committer> committer_;
@@ -199,9 +197,7 @@ std::string Batch(int k) {
 }
 
 TEST_F(SenderTest, OnceThePeerSaysItKeepsOrderTwoGoAtOnceTheSecondAfter) {
-  Enqueue(200);
-  StartSenders();
-  ASSERT_TRUE(Drained());
+  ASSERT_TRUE(Deliver(200));
   // One alone until the peer's first answer says "ordered"; then two on
   // their way, each sent after the one before it if that is still on
   // its way.
@@ -221,9 +217,7 @@ TEST_F(SenderTest, AFailedFirstGoesAgainAloneAndWhatFollowedItAfterIt) {
   peer_.status = [failed](const Request& r, size_t) {
     return r.txn_id == Batch(1) && (*failed)++ == 0 ? 500 : 200;
   };
-  Enqueue(150);
-  StartSenders();
-  ASSERT_TRUE(Drained());
+  ASSERT_TRUE(Deliver(150));
   // The third, cut short and forgotten, goes again after the second
   // went again unchanged and alone.
   auto got = peer_.requests();
@@ -241,9 +235,7 @@ TEST_F(SenderTest, ARefusedBatchIsDroppedAndWhatFollowedItIsRebuilt) {
   peer_.status = [](const Request& r, size_t) {
     return r.txn_id == Batch(1) ? 400 : 200;
   };
-  Enqueue(150);
-  StartSenders();
-  ASSERT_TRUE(Drained());
+  ASSERT_TRUE(Deliver(150));
   // Refused: never again; the one sent after it goes again, alone.
   auto got = peer_.requests();
   EXPECT_EQ(Pairs(got), Sorted(Pairs_t{{Batch(0), ""},
@@ -256,9 +248,7 @@ TEST_F(SenderTest, ARefusedBatchIsDroppedAndWhatFollowedItIsRebuilt) {
 
 TEST_F(SenderTest, APeerThatDoesNotSayItKeepsOrderGetsOneAtATime) {
   peer_.ordered = false;
-  Enqueue(150);
-  StartSenders();
-  ASSERT_TRUE(Drained());
+  ASSERT_TRUE(Deliver(150));
   EXPECT_EQ(Pairs(peer_.requests()),
             Sorted(Pairs_t{{Batch(0), ""}, {Batch(1), ""}, {Batch(2), ""}}));
   EXPECT_EQ(peer_.max_open(), 1);
@@ -271,9 +261,7 @@ TEST_F(SenderTest, AnAnswerThatSaysSomethingElseIsOneAtATimeToo) {
     SCOPED_TRACE(body);
     peer_.ok_body = body;
     peer_.Reset();
-    Enqueue(100);
-    StartSenders();
-    ASSERT_TRUE(Drained());
+    ASSERT_TRUE(Deliver(100));
     EXPECT_EQ(peer_.requests().size(), 2u);
     EXPECT_EQ(peer_.max_open(), 1);
     senders_->Stop();
