@@ -80,8 +80,12 @@ TEST_F(FederationTest, PeersExchangeSignedEventsOverTheRealTransport) {
   EXPECT_EQ(std::get<2>(got[0]), id);  // the same event id on both nodes
   Announce(b_, "and hello from b");
   ASSERT_TRUE(WaitFor([&] { return CountFrom(a_, "b.test") == 1; }));
-  json peers = Admin(a_, "GET", "/admin/v1/peers");
-  EXPECT_EQ(peers["peers"][0]["queue_depth"], 0);
+  // a acknowledges its event once b's answer arrives, after b counted it.
+  json peers;
+  EXPECT_TRUE(WaitFor([&] {
+    peers = Admin(a_, "GET", "/admin/v1/peers");
+    return peers["peers"][0]["queue_depth"] == 0;
+  })) << peers.dump();
   EXPECT_TRUE(peers["peers"][0]["last_contact_ts"].is_number());
 }
 
@@ -90,10 +94,14 @@ TEST_F(FederationTest, AStoppedPeerGetsEveryQueuedEventInOrderExactlyOnce) {
   std::vector<std::string> sent;
   for (int i = 0; i < 30; ++i)
     sent.push_back(Announce(a_, "n" + std::to_string(i)));
-  // The sender is backing off; the queue holds all of them.
-  json peers = Admin(a_, "GET", "/admin/v1/peers");
+  // The sender is backing off (once its first attempt has failed); the
+  // queue holds all of them.
+  json peers;
+  EXPECT_TRUE(WaitFor([&] {
+    peers = Admin(a_, "GET", "/admin/v1/peers");
+    return peers["peers"][0]["last_error"].is_string();
+  })) << peers.dump();
   EXPECT_EQ(peers["peers"][0]["queue_depth"], 30);
-  EXPECT_TRUE(peers["peers"][0]["last_error"].is_string());
   // Restart the sender mid-backlog, without a graceful stop.
   a_.Kill();
   std::string error;
@@ -364,16 +372,21 @@ TEST(FederationRetryTest, APeerThatComesBackIsRetriedAsSoonAsItContactsUs) {
       << a.log();
   EXPECT_NE(a.log().find("sender b.test: the peer contacted us; retrying now"),
             std::string::npos);
-  // The queue depth is a metric per peer.
+  // The queue depth is a metric per peer. b counts the event when it
+  // commits it, before its answer reaches a: a acknowledges a moment later.
   auto c = a.AdminClient();
-  auto m = c->Get("/metrics", {{"Authorization", "Bearer " + a.admin_token()}});
-  ASSERT_TRUE(m);
-  EXPECT_NE(m->body.find("hearth_federation_queue_depth{peer=\"b.test\"} 0"),
-            std::string::npos)
-      << m->body;
+  std::string metrics;
+  EXPECT_TRUE(WaitFor([&] {
+    auto m =
+        c->Get("/metrics", {{"Authorization", "Bearer " + a.admin_token()}});
+    metrics = m ? m->body : "";
+    return metrics.find("hearth_federation_queue_depth{peer=\"b.test\"} 0") !=
+           std::string::npos;
+  })) << metrics;
   EXPECT_NE(
-      m->body.find("hearth_federation_events_sent_total{peer=\"b.test\"} 1"),
-      std::string::npos);
+      metrics.find("hearth_federation_events_sent_total{peer=\"b.test\"} 1"),
+      std::string::npos)
+      << metrics;
 }
 
 }  // namespace
