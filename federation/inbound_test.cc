@@ -246,7 +246,7 @@ TEST_F(InboundTest, ATransactionSentAfterAnotherCommitsOnlyAfterIt) {
   });
   // Verified and prepared, t2 must now wait: it answers neither before
   // t1 is sent (watched for 300 ms, bounded) nor without t1 applied.
-  for (int i = 0; i < 500 && sink_.prepared < 1; ++i)
+  for (int i = 0; i < 5000 && sink_.prepared < 1; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   EXPECT_EQ(sink_.prepared, 1);
   for (int i = 0; i < 30 && !answered; ++i)

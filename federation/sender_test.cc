@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -32,6 +33,10 @@ class FakePeer {
   std::function<int(const Request&, size_t n)> status =
       [](const Request&, size_t) { return 200; };
   std::atomic<int> delay_ms{100};
+  // Whether to answer the n-th request only once a later one has arrived
+  // (bounded: 5 s), so a test that expects a follower surely sees it.
+  std::function<bool(const Request&, size_t n)> hold =
+      [](const Request&, size_t) { return false; };
   std::atomic<bool> ordered{true};  // false: an older build's answers
   std::string ok_body;              // if set, the body of every 200
 
@@ -46,8 +51,14 @@ class FakePeer {
                     requests_.push_back(r);
                     max_open_ = std::max(max_open_, ++open_);
                   }
+                  arrived_.notify_all();
                   std::this_thread::sleep_for(
                       std::chrono::milliseconds(delay_ms.load()));
+                  if (hold(r, n)) {
+                    std::unique_lock<std::mutex> lock(mu_);
+                    arrived_.wait_for(lock, std::chrono::seconds(5),
+                                      [&] { return requests_.size() > n + 1; });
+                  }
                   res.status = status(r, n);
                   res.set_content(res.status != 200
                                       ? R"({"error":{"code":"x"}})"
@@ -87,6 +98,7 @@ class FakePeer {
   int port_ = 0;
   std::thread thread_;
   std::mutex mu_;
+  std::condition_variable arrived_;
   std::vector<Request> requests_;
   int open_ = 0, max_open_ = 0;
 };
@@ -197,6 +209,9 @@ std::string Batch(int k) {
 }
 
 TEST_F(SenderTest, OnceThePeerSaysItKeepsOrderTwoGoAtOnceTheSecondAfter) {
+  peer_.hold = [](const Request& r, size_t) {
+    return r.txn_id == Batch(1) || r.txn_id == Batch(2);
+  };
   ASSERT_TRUE(Deliver(200));
   // One alone until the peer's first answer says "ordered"; then two on
   // their way, each sent after the one before it if that is still on
@@ -217,6 +232,7 @@ TEST_F(SenderTest, AFailedFirstGoesAgainAloneAndWhatFollowedItAfterIt) {
   peer_.status = [failed](const Request& r, size_t) {
     return r.txn_id == Batch(1) && (*failed)++ == 0 ? 500 : 200;
   };
+  peer_.hold = [](const Request&, size_t n) { return n == 1; };
   ASSERT_TRUE(Deliver(150));
   // The third, cut short and forgotten, goes again after the second
   // went again unchanged and alone.
@@ -235,6 +251,7 @@ TEST_F(SenderTest, ARefusedBatchIsDroppedAndWhatFollowedItIsRebuilt) {
   peer_.status = [](const Request& r, size_t) {
     return r.txn_id == Batch(1) ? 400 : 200;
   };
+  peer_.hold = [](const Request&, size_t n) { return n == 1; };
   ASSERT_TRUE(Deliver(150));
   // Refused: never again; the one sent after it goes again, alone.
   auto got = peer_.requests();

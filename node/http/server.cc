@@ -189,6 +189,11 @@ Server::Server(ServerOptions options, Router router, Metrics& metrics)
                     "HTTP requests by listener, route, method and status.");
   metrics_.Describe("hearth_http_request_duration_seconds", "histogram",
                     "HTTP request latency by listener and route.");
+  metrics_.Describe("hearth_http_requests_in_flight", "gauge",
+                    "Requests being handled now (waiting syncs included), "
+                    "by listener.");
+  metrics_.Add("hearth_http_requests_in_flight", {{"listener", options_.name}},
+               0);
 }
 
 Server::~Server() {
@@ -413,6 +418,13 @@ std::string Server::ClientAddress(const RawRequest& raw,
 Server::Response Server::Dispatch(const RawRequest& raw,
                                   const std::string& peer) {
   auto start = SteadyClock::now();
+  const Labels listener = {{"listener", options_.name}};
+  metrics_.Add("hearth_http_requests_in_flight", listener, 1);
+  struct Done {
+    Metrics& metrics;
+    const Labels& labels;
+    ~Done() { metrics.Add("hearth_http_requests_in_flight", labels, -1); }
+  } done{metrics_, listener};
   std::string route = "unmatched";
   Response res;
   auto write_error = [&](const Error& error) {

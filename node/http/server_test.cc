@@ -266,7 +266,14 @@ TEST_F(ServerTest, StopClosesIdleConnectionsAndFinishesRequestsInFlight) {
   ASSERT_NE(Read(idle).find("hello"), std::string::npos);
   int busy = Connect();
   Send(busy, "GET /slow HTTP/1.1\r\n\r\n");
-  std::this_thread::sleep_for(milliseconds(100));
+  // Stop only once /slow is being handled.
+  const std::string in_flight =
+      "hearth_http_requests_in_flight{listener=\"test\"} 1";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (metrics_.Render().find(in_flight) == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(milliseconds(2));
+  ASSERT_NE(metrics_.Render().find(in_flight), std::string::npos);
   auto start = std::chrono::steady_clock::now();
   server_->Stop();
   thread_.join();
@@ -275,6 +282,9 @@ TEST_F(ServerTest, StopClosesIdleConnectionsAndFinishesRequestsInFlight) {
   EXPECT_NE(slow.find("\r\n\r\nslow"), std::string::npos) << slow;
   EXPECT_NE(slow.find("Connection: close"), std::string::npos);
   EXPECT_TRUE(Closed(idle));
+  EXPECT_NE(metrics_.Render().find(
+                "hearth_http_requests_in_flight{listener=\"test\"} 0"),
+            std::string::npos);
   ::close(idle);
   ::close(busy);
 }

@@ -332,7 +332,16 @@ TEST(GracefulShutdownTest, InFlightRequestFinishesOnSigterm) {
                         {{"handle", "late"}, {"password", "long enough"}});
     status = res ? res->status : -1;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  // Stop only once the registration is being handled (hashing).
+  auto admin = node.AdminClient();
+  std::string metrics;
+  EXPECT_TRUE(WaitFor([&] {
+    auto m = GetWithToken(*admin, "/metrics", node.admin_token());
+    metrics = m ? m->body : "";
+    return metrics.find(
+               "hearth_http_requests_in_flight{listener=\"member\"} 1") !=
+           std::string::npos;
+  })) << metrics;
   EXPECT_EQ(node.Stop(), 0) << node.log();
   client.join();
   EXPECT_EQ(status, 201) << node.log();
