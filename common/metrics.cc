@@ -105,6 +105,16 @@ void Metrics::GaugeFamily(const std::string& name, const std::string& help,
   f.read_family = std::move(read);
 }
 
+void Metrics::GaugeSeries(const std::string& name, const std::string& help,
+                          const Labels& labels, std::function<double()> read) {
+  std::string key = LabelText(labels);
+  std::lock_guard<std::mutex> lock(mu_);
+  Family& f = families_[name];
+  f.type = "gauge";
+  f.help = help;
+  f.read_series[key] = std::move(read);
+}
+
 std::string Metrics::Render() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::string out;
@@ -120,6 +130,8 @@ std::string Metrics::Render() const {
         out += Series(name, LabelText(labels)) + " " + Number(v) + "\n";
       continue;
     }
+    for (const auto& [labels, read] : f.read_series)
+      out += Series(name, labels) + " " + Number(read()) + "\n";
     for (const auto& [labels, v] : f.values) {
       out += Series(name, labels) + " " + Number(v) + "\n";
     }

@@ -36,6 +36,12 @@ class Metrics {
   void GaugeFamily(const std::string& name, const std::string& help,
                    std::function<Samples()> read);
 
+  // One labelled series of a gauge family, read when rendering; several
+  // owners may each add theirs (e.g. one per listener). `read` must stay
+  // callable as long as the registry renders.
+  void GaugeSeries(const std::string& name, const std::string& help,
+                   const Labels& labels, std::function<double()> read);
+
   std::string Render() const;
 
  private:
@@ -49,6 +55,7 @@ class Metrics {
     std::map<std::string, std::pair<double, double>> sum_count;
     std::function<double()> read;  // gauges read at render time
     std::function<Samples()> read_family;
+    std::map<std::string, std::function<double()>> read_series;  // by labels
   };
 
   mutable std::mutex mu_;

@@ -189,11 +189,13 @@ Server::Server(ServerOptions options, Router router, Metrics& metrics)
                     "HTTP requests by listener, route, method and status.");
   metrics_.Describe("hearth_http_request_duration_seconds", "histogram",
                     "HTTP request latency by listener and route.");
-  metrics_.Describe("hearth_http_requests_in_flight", "gauge",
-                    "Requests being handled now (waiting syncs included), "
-                    "by listener.");
-  metrics_.Add("hearth_http_requests_in_flight", {{"listener", options_.name}},
-               0);
+  // Read when rendering; shared so that a registry outliving this server
+  // still reads something valid.
+  metrics_.GaugeSeries(
+      "hearth_http_requests_in_flight",
+      "Requests being handled now (waiting syncs included), by listener.",
+      {{"listener", options_.name}},
+      [in_flight = in_flight_] { return double(in_flight->load()); });
 }
 
 Server::~Server() {
@@ -418,13 +420,11 @@ std::string Server::ClientAddress(const RawRequest& raw,
 Server::Response Server::Dispatch(const RawRequest& raw,
                                   const std::string& peer) {
   auto start = SteadyClock::now();
-  const Labels listener = {{"listener", options_.name}};
-  metrics_.Add("hearth_http_requests_in_flight", listener, 1);
+  in_flight_->fetch_add(1, std::memory_order_relaxed);
   struct Done {
-    Metrics& metrics;
-    const Labels& labels;
-    ~Done() { metrics.Add("hearth_http_requests_in_flight", labels, -1); }
-  } done{metrics_, listener};
+    std::atomic<std::int64_t>& n;
+    ~Done() { n.fetch_sub(1, std::memory_order_relaxed); }
+  } done{*in_flight_};
   std::string route = "unmatched";
   Response res;
   auto write_error = [&](const Error& error) {

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -92,6 +93,9 @@ class Server {
   ServerOptions options_;
   Router router_;
   Metrics& metrics_;
+  // Requests being dispatched now (hearth_http_requests_in_flight).
+  std::shared_ptr<std::atomic<std::int64_t>> in_flight_ =
+      std::make_shared<std::atomic<std::int64_t>>(0);
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
