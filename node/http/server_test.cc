@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/support/node_process.h"
+
 namespace hearth::http {
 namespace {
 
@@ -269,11 +271,9 @@ TEST_F(ServerTest, StopClosesIdleConnectionsAndFinishesRequestsInFlight) {
   // Stop only once /slow is being handled.
   const std::string in_flight =
       "hearth_http_requests_in_flight{listener=\"test\"} 1";
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (metrics_.Render().find(in_flight) == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(milliseconds(2));
-  ASSERT_NE(metrics_.Render().find(in_flight), std::string::npos);
+  ASSERT_TRUE(hearth::testing::WaitFor(
+      [&] { return metrics_.Render().find(in_flight) != std::string::npos; },
+      std::chrono::seconds(5)));
   auto start = std::chrono::steady_clock::now();
   server_->Stop();
   thread_.join();
