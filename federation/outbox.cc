@@ -8,11 +8,47 @@
 
 namespace hearth::federation {
 
+namespace {
+
+// How many entries are queued for a peer, after its cursor, lives under
+// this byte and the server name (no server name starts with it), so that
+// reading a queue's depth costs one lookup however long the queue is.
+constexpr char kQueuedPrefix = '\x02';
+
+std::string QueuedKey(std::string_view peer) {
+  std::string key(1, kQueuedPrefix);
+  key += peer;
+  return key;
+}
+
+// A peer's cursor, as opposed to the bookkeeping kept beside the cursors.
+bool IsPeerKey(std::string_view key) {
+  return !key.empty() && key[0] != '\x01' && key[0] != kQueuedPrefix;
+}
+
+}  // namespace
+
 Result<Outbox> Outbox::Open(storage::Env& env) {
   HEARTH_ASSIGN_OR_RETURN(
       auto entries, storage::Table<OutboxEntry>::Open(env, "seq_outboxentry"));
   HEARTH_ASSIGN_OR_RETURN(auto cursors, env.OpenTable("servername_cursor"));
-  return Outbox(entries, cursors);
+  Outbox outbox(entries, cursors);
+  // A store from before the counts were kept: count once, now, rather
+  // than in some later commit that others would wait for.
+  HEARTH_RETURN_IF_ERROR(env.Update([&](storage::WriteTxn& txn) -> Status {
+    std::vector<std::string> peers;
+    HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, cursors));
+    for (auto more = c.First(); more && *more; more = c.Next())
+      if (IsPeerKey(c.key())) peers.emplace_back(c.key());
+    for (const auto& peer : peers) {
+      HEARTH_ASSIGN_OR_RETURN(auto stored, txn.Get(cursors, QueuedKey(peer)));
+      if (stored) continue;
+      HEARTH_ASSIGN_OR_RETURN(std::uint64_t n, outbox.CountQueued(txn, peer));
+      HEARTH_RETURN_IF_ERROR(outbox.PutQueued(txn, peer, n));
+    }
+    return Ok();
+  }));
+  return outbox;
 }
 
 // The last seq ever used lives under a key no server name can have, so
@@ -39,7 +75,8 @@ Result<std::uint64_t> Outbox::LastSeq(const storage::Txn& txn) const {
   if (any) high = DecodeU64BE(c.key()).value_or(0);
   HEARTH_ASSIGN_OR_RETURN(auto cc, storage::Cursor::Open(txn, cursors_));
   for (auto more = cc.First(); more && *more; more = cc.Next())
-    high = std::max(high, DecodeU64BE(cc.value()).value_or(0));
+    if (IsPeerKey(cc.key()))
+      high = std::max(high, DecodeU64BE(cc.value()).value_or(0));
   return high;
 }
 
@@ -50,11 +87,60 @@ Result<std::uint64_t> Outbox::Cursor(const storage::Txn& txn,
   return DecodeU64BE(*v).value_or(0);
 }
 
+Result<std::uint64_t> Outbox::CountQueued(const storage::Txn& txn,
+                                          const std::string& peer,
+                                          std::uint64_t from,
+                                          std::uint64_t through) const {
+  HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, entries_.dbi()));
+  std::uint64_t n = 0;
+  for (auto more = c.Seek(EncodeU64BE(from + 1)); more && *more;
+       more = c.Next()) {
+    if (DecodeU64BE(c.key()).value_or(0) > through) break;
+    HEARTH_ASSIGN_OR_RETURN(auto entry,
+                            storage::Decode<OutboxEntry>(c.value()));
+    if (std::find(entry.destinations.begin(), entry.destinations.end(), peer) !=
+        entry.destinations.end())
+      ++n;
+  }
+  return n;
+}
+
+Result<std::uint64_t> Outbox::CountQueued(const storage::Txn& txn,
+                                          const std::string& peer) const {
+  HEARTH_ASSIGN_OR_RETURN(std::uint64_t cursor, Cursor(txn, peer));
+  return CountQueued(txn, peer, cursor,
+                     std::numeric_limits<std::uint64_t>::max());
+}
+
+Result<std::optional<std::uint64_t>> Outbox::StoredQueued(
+    const storage::Txn& txn, const std::string& peer) const {
+  HEARTH_ASSIGN_OR_RETURN(auto v, txn.Get(cursors_, QueuedKey(peer)));
+  if (!v) return std::optional<std::uint64_t>();
+  return DecodeU64BE(*v);
+}
+
+Status Outbox::PutQueued(storage::WriteTxn& txn, const std::string& peer,
+                         std::uint64_t n) const {
+  return txn.Put(cursors_, QueuedKey(peer), EncodeU64BE(n));
+}
+
 Result<std::uint64_t> Outbox::Enqueue(
     storage::WriteTxn& txn, std::string event,
     std::vector<std::string> destinations) const {
   HEARTH_ASSIGN_OR_RETURN(std::uint64_t last, LastSeq(txn));
   std::uint64_t seq = last + 1;
+  // Each destination once: a name listed twice would be counted twice.
+  std::sort(destinations.begin(), destinations.end());
+  destinations.erase(std::unique(destinations.begin(), destinations.end()),
+                     destinations.end());
+  for (const auto& d : destinations) {
+    HEARTH_ASSIGN_OR_RETURN(auto queued, StoredQueued(txn, d));
+    if (!queued) {
+      // No count yet (a destination without a cursor): from the entries.
+      HEARTH_ASSIGN_OR_RETURN(queued, CountQueued(txn, d));
+    }
+    HEARTH_RETURN_IF_ERROR(PutQueued(txn, d, *queued + 1));
+  }
   HEARTH_RETURN_IF_ERROR(txn.Put(cursors_, kLastSeqKey, EncodeU64BE(seq)));
   HEARTH_RETURN_IF_ERROR(
       entries_.Insert(txn, EncodeU64BE(seq),
@@ -105,6 +191,23 @@ Status Outbox::Ack(storage::WriteTxn& txn, const std::string& peer,
       moved_from = before;
       moved_to = last_seq;
     }
+  }
+  if (moved_to > moved_from) {
+    // The count goes down by the peer's entries the cursor passed: none
+    // left when it reached the last seq (a dropped queue: no scan).
+    HEARTH_ASSIGN_OR_RETURN(auto queued, StoredQueued(txn, peer));
+    HEARTH_ASSIGN_OR_RETURN(std::uint64_t last, LastSeq(txn));
+    std::uint64_t left = 0;
+    if (moved_to < last) {
+      if (queued) {
+        HEARTH_ASSIGN_OR_RETURN(std::uint64_t passed,
+                                CountQueued(txn, peer, moved_from, moved_to));
+        left = *queued - std::min(*queued, passed);
+      } else {
+        HEARTH_ASSIGN_OR_RETURN(left, CountQueued(txn, peer));
+      }
+    }
+    HEARTH_RETURN_IF_ERROR(PutQueued(txn, peer, left));
   }
   // Whether some destination of `entry` (seq `seq`) has not acknowledged
   // it. A destination without a cursor was removed as a peer.
@@ -199,6 +302,7 @@ Status Outbox::StartCursor(storage::WriteTxn& txn,
   HEARTH_ASSIGN_OR_RETURN(auto existing, txn.Get(cursors_, peer));
   if (existing) return Ok();
   HEARTH_ASSIGN_OR_RETURN(std::uint64_t last, LastSeq(txn));
+  HEARTH_RETURN_IF_ERROR(PutQueued(txn, peer, 0));
   return txn.Put(cursors_, peer, EncodeU64BE(last));
 }
 
@@ -211,24 +315,17 @@ Status Outbox::DropQueue(storage::WriteTxn& txn,
 Status Outbox::DropCursor(storage::WriteTxn& txn,
                           const std::string& peer) const {
   HEARTH_ASSIGN_OR_RETURN(bool existed, txn.Delete(cursors_, peer));
+  HEARTH_ASSIGN_OR_RETURN(bool counted, txn.Delete(cursors_, QueuedKey(peer)));
   (void)existed;
+  (void)counted;
   return Ok();
 }
 
 Result<std::uint64_t> Outbox::Depth(const storage::Txn& txn,
                                     const std::string& peer) const {
-  HEARTH_ASSIGN_OR_RETURN(std::uint64_t cursor, Cursor(txn, peer));
-  HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, entries_.dbi()));
-  std::uint64_t n = 0;
-  for (auto more = c.Seek(EncodeU64BE(cursor + 1)); more && *more;
-       more = c.Next()) {
-    auto entry = storage::Decode<OutboxEntry>(c.value());
-    if (entry &&
-        std::find(entry->destinations.begin(), entry->destinations.end(),
-                  peer) != entry->destinations.end())
-      ++n;
-  }
-  return n;
+  HEARTH_ASSIGN_OR_RETURN(auto queued, StoredQueued(txn, peer));
+  if (queued) return *queued;
+  return CountQueued(txn, peer);  // not a peer with a cursor
 }
 
 }  // namespace hearth::federation

@@ -5,12 +5,15 @@
 //
 //   seq_outboxentry:   seq (u64 BE, from 1) -> OutboxEntry
 //   servername_cursor: server name -> u64 BE, last seq the peer acknowledged;
-//                      "\x01last_seq" -> u64 BE, the last seq ever used
+//                      "\x01last_seq" -> u64 BE, the last seq ever used;
+//                      "\x02" server name -> u64 BE, entries queued for
+//                      the peer after its cursor (kept by every change)
 //
 // Entries every destination has acknowledged are deleted.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,7 +68,8 @@ class Outbox {
   // Discards everything queued for `peer` (it was blocked).
   Status DropQueue(storage::WriteTxn& txn, const std::string& peer) const;
 
-  // Events waiting for `peer`.
+  // Events waiting for `peer`: one lookup, however long the queue (the
+  // metrics and the admin API read it for every peer).
   Result<std::uint64_t> Depth(const storage::Txn& txn,
                               const std::string& peer) const;
 
@@ -75,6 +79,18 @@ class Outbox {
   Result<std::uint64_t> Cursor(const storage::Txn& txn,
                                const std::string& peer) const;
   Result<std::uint64_t> LastSeq(const storage::Txn& txn) const;
+  // Entries for `peer` with seqs in (from, through], by a scan; and all
+  // after its cursor.
+  Result<std::uint64_t> CountQueued(const storage::Txn& txn,
+                                    const std::string& peer, std::uint64_t from,
+                                    std::uint64_t through) const;
+  Result<std::uint64_t> CountQueued(const storage::Txn& txn,
+                                    const std::string& peer) const;
+  // The kept count; nullopt for a peer that has none.
+  Result<std::optional<std::uint64_t>> StoredQueued(
+      const storage::Txn& txn, const std::string& peer) const;
+  Status PutQueued(storage::WriteTxn& txn, const std::string& peer,
+                   std::uint64_t n) const;
 
   storage::Table<OutboxEntry> entries_;
   storage::Dbi cursors_;

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <random>
+#include <set>
+
+#include "common/encoding.h"
 #include "federation/sender.h"
 #include "tests/support/temp_dir.h"
 
@@ -237,6 +242,105 @@ TEST_F(OutboxTest, ACursorNeverMovesBackwards) {
   Ack("b", 2);
   Ack("b", 1);  // a late acknowledgement
   EXPECT_TRUE(Next("b").events.empty());
+}
+
+}  // namespace
+}  // namespace hearth::federation
+
+namespace hearth::federation {
+namespace {
+
+// The depth is a kept count; this checks it against a model of what each
+// peer has queued, through every way an entry joins or leaves a queue.
+TEST_F(OutboxTest, TheQueueDepthIsKeptExactThroughEveryChange) {
+  const std::vector<std::string> peers = {"b", "c", "d"};
+  std::map<std::string, std::set<std::uint64_t>> queued;  // with a cursor
+  std::map<std::string, std::uint64_t> cursor;
+  std::uint64_t last = 0;
+  std::mt19937 rng(7);
+  auto pick = [&](size_t n) { return size_t(rng() % n); };
+  for (const auto& p : peers) {
+    Start(p);
+    cursor[p] = 0;
+    queued[p];
+  }
+  auto check = [&](int step) {
+    for (const auto& [p, seqs] : queued)
+      ASSERT_EQ(Depth(p), seqs.size()) << "peer " << p << ", step " << step;
+  };
+  for (int step = 0; step < 400; ++step) {
+    const std::string& p = peers[pick(peers.size())];
+    switch (pick(10)) {
+      case 0:
+      case 1:
+      case 2:
+      case 3: {  // an event for some peers, one of them maybe twice
+        std::vector<std::string> dests;
+        for (const auto& q : peers)
+          if (pick(2)) dests.push_back(q);
+        if (dests.empty()) dests.push_back(p);
+        if (pick(4) == 0) dests.push_back(dests.front());
+        Enqueue("e" + std::to_string(step), dests);
+        ++last;
+        for (const auto& q : dests)
+          if (queued.count(q)) queued[q].insert(last);
+        break;
+      }
+      case 4:
+      case 5:
+      case 6: {  // an acknowledgement, late ones too
+        std::uint64_t to = last == 0 ? 0 : 1 + pick(last);
+        Ack(p, to);
+        if (queued.count(p) && to > cursor[p]) {
+          cursor[p] = to;
+          queued[p].erase(queued[p].begin(), queued[p].upper_bound(to));
+        }
+        break;
+      }
+      case 7:  // blocked: the queue dropped
+        ASSERT_TRUE(env_->Update([&](storage::WriteTxn& txn) {
+          return outbox_->DropQueue(txn, p);
+        }));
+        if (queued.count(p)) {
+          cursor[p] = std::max(cursor[p], last);
+          queued[p].clear();
+        }
+        break;
+      case 8:  // removed as a peer
+        ASSERT_TRUE(env_->Update([&](storage::WriteTxn& txn) {
+          return outbox_->DropCursor(txn, p);
+        }));
+        queued.erase(p);
+        cursor.erase(p);
+        break;
+      default:  // trusted (again): starts at the end
+        if (!queued.count(p)) {
+          Start(p);
+          cursor[p] = last;
+          queued[p];
+        }
+        break;
+    }
+    check(step);
+  }
+  // A store from before the counts were kept gets them when opened.
+  auto dbi = *env_->OpenTable("servername_cursor");
+  ASSERT_TRUE(env_->Update([&](storage::WriteTxn& txn) -> Status {
+    for (const auto& p : peers) {
+      HEARTH_ASSIGN_OR_RETURN(bool gone, txn.Delete(dbi, "\x02" + p));
+      (void)gone;
+    }
+    return Ok();
+  }));
+  outbox_.emplace(std::move(Outbox::Open(*env_)).value());
+  check(-1);
+  // Stored again (Depth would count without them, but slowly).
+  auto txn = std::move(env_->BeginRead()).value();
+  for (const auto& [p, seqs] : queued) {
+    auto v = txn.Get(dbi, "\x02" + p);
+    ASSERT_TRUE(v && *v) << p;
+    EXPECT_EQ(DecodeU64BE(**v), seqs.size()) << p;
+  }
 }
 
 }  // namespace
