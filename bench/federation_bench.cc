@@ -214,6 +214,21 @@ int main(int argc, char** argv) {
   {
     b.Stop();
     failed = PostAnnouncements(a, body, events, events);
+    // What one scrape of a's metrics costs with that backlog queued for b
+    // (every peer's queue depth is among them).
+    auto admin = a.AdminClient();
+    std::vector<double> scrape_ms;
+    for (int i = 0; i < 15; ++i) {
+      auto t0 = Clock::now();
+      auto res = admin->Get("/metrics",
+                            {{"Authorization", "Bearer " + a.admin_token()}});
+      if (!res || res->status != 200) break;
+      scrape_ms.push_back(Seconds(t0) * 1000);
+    }
+    auto scrape = hearth::bench::Summarize(scrape_ms);
+    std::printf("metrics scrape with %d events queued for b: p50 %.2f ms\n",
+                events, scrape.p50);
+    report.Add("metrics scrape, backlog queued", scrape.p50, "ms", false);
     if (!b.Start(&error)) {
       std::fprintf(stderr, "%s\n", error.c_str());
       return 1;
