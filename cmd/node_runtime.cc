@@ -144,7 +144,8 @@ int RunNode(const DataDir& dir) {
   auto keys = federation::NodeKeys::Open(env, committer, dir.NodeKeyPath(),
                                          config.server_name, clock);
   if (!keys) return Fail(keys.error().message);
-  auto outbox = federation::Outbox::Open(env);
+  auto outbox = federation::Outbox::Open(
+      env, std::uint64_t(config.queue_collapse_events));
   if (!outbox) return Fail(outbox.error().message);
   federation::HttpPeerClient peer_client;
   auto trust = federation::TrustService::Open(

@@ -21,18 +21,31 @@ std::string QueuedKey(std::string_view peer) {
   return key;
 }
 
+// The entry a peer got last under a collapse key: this byte, the server
+// name, 0x00, the key.
+constexpr char kCollapsePrefix = '\x03';
+
+std::string CollapseKey(std::string_view peer, std::string_view key) {
+  std::string out(1, kCollapsePrefix);
+  out += peer;
+  out += '\0';
+  out += key;
+  return out;
+}
+
 // A peer's cursor, as opposed to the bookkeeping kept beside the cursors.
 bool IsPeerKey(std::string_view key) {
-  return !key.empty() && key[0] != '\x01' && key[0] != kQueuedPrefix;
+  return !key.empty() && key[0] != '\x01' && key[0] != kQueuedPrefix &&
+         key[0] != kCollapsePrefix;
 }
 
 }  // namespace
 
-Result<Outbox> Outbox::Open(storage::Env& env) {
+Result<Outbox> Outbox::Open(storage::Env& env, std::uint64_t collapse_after) {
   HEARTH_ASSIGN_OR_RETURN(
       auto entries, storage::Table<OutboxEntry>::Open(env, "seq_outboxentry"));
   HEARTH_ASSIGN_OR_RETURN(auto cursors, env.OpenTable("servername_cursor"));
-  Outbox outbox(entries, cursors);
+  Outbox outbox(entries, cursors, collapse_after);
   // A store from before the counts were kept: count once, now, rather
   // than in some later commit that others would wait for.
   HEARTH_RETURN_IF_ERROR(env.Update([&](storage::WriteTxn& txn) -> Status {
@@ -124,9 +137,45 @@ Status Outbox::PutQueued(storage::WriteTxn& txn, const std::string& peer,
   return txn.Put(cursors_, QueuedKey(peer), EncodeU64BE(n));
 }
 
-Result<std::uint64_t> Outbox::Enqueue(
-    storage::WriteTxn& txn, std::string event,
-    std::vector<std::string> destinations) const {
+Result<bool> Outbox::Collapse(storage::WriteTxn& txn, const std::string& peer,
+                              std::string_view key, std::uint64_t seq) const {
+  const std::string index = CollapseKey(peer, key);
+  HEARTH_ASSIGN_OR_RETURN(auto prev, txn.Get(cursors_, index));
+  std::optional<std::uint64_t> prev_seq;
+  if (prev) prev_seq = DecodeU64BE(*prev);
+  HEARTH_RETURN_IF_ERROR(txn.Put(cursors_, index, EncodeU64BE(seq)));
+  if (!prev_seq) return false;
+  HEARTH_ASSIGN_OR_RETURN(std::uint64_t cursor, Cursor(txn, peer));
+  if (*prev_seq <= cursor) return false;  // delivered meanwhile
+  const std::string at = EncodeU64BE(*prev_seq);
+  HEARTH_ASSIGN_OR_RETURN(auto entry, entries_.Get(txn, at));
+  if (!entry) return false;
+  auto it =
+      std::find(entry->destinations.begin(), entry->destinations.end(), peer);
+  if (it == entry->destinations.end()) return false;
+  entry->destinations.erase(it);
+  // Gone when no destination left needs it (as acknowledgements' GC would
+  // have done, had this peer not held it): otherwise every event that
+  // replaces another would leave one behind for as long as the peer is
+  // away.
+  bool needed = false;
+  for (const auto& d : entry->destinations) {
+    HEARTH_ASSIGN_OR_RETURN(auto v, txn.Get(cursors_, d));
+    // A destination without a cursor was removed as a peer.
+    if (v && DecodeU64BE(*v).value_or(0) < *prev_seq) needed = true;
+  }
+  if (!needed) {
+    HEARTH_ASSIGN_OR_RETURN(bool gone, entries_.Delete(txn, at));
+    (void)gone;
+  } else {
+    HEARTH_RETURN_IF_ERROR(entries_.Put(txn, at, *entry));
+  }
+  return true;
+}
+
+Result<std::uint64_t> Outbox::Enqueue(storage::WriteTxn& txn, std::string event,
+                                      std::vector<std::string> destinations,
+                                      std::string_view collapse_key) const {
   HEARTH_ASSIGN_OR_RETURN(std::uint64_t last, LastSeq(txn));
   std::uint64_t seq = last + 1;
   // Each destination once: a name listed twice would be counted twice.
@@ -138,6 +187,11 @@ Result<std::uint64_t> Outbox::Enqueue(
     if (!queued) {
       // No count yet (a destination without a cursor): from the entries.
       HEARTH_ASSIGN_OR_RETURN(queued, CountQueued(txn, d));
+    }
+    if (!collapse_key.empty() && *queued >= collapse_after_) {
+      HEARTH_ASSIGN_OR_RETURN(bool replaced,
+                              Collapse(txn, d, collapse_key, seq));
+      if (replaced) --*queued;
     }
     HEARTH_RETURN_IF_ERROR(PutQueued(txn, d, *queued + 1));
   }
@@ -318,6 +372,18 @@ Status Outbox::DropCursor(storage::WriteTxn& txn,
   HEARTH_ASSIGN_OR_RETURN(bool counted, txn.Delete(cursors_, QueuedKey(peer)));
   (void)existed;
   (void)counted;
+  // And which entries it got last under collapse keys.
+  const std::string prefix = CollapseKey(peer, "");
+  std::vector<std::string> keys;
+  HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, cursors_));
+  for (auto more = c.Seek(prefix);
+       more && *more && c.key().substr(0, prefix.size()) == prefix;
+       more = c.Next())
+    keys.emplace_back(c.key());
+  for (const auto& key : keys) {
+    HEARTH_ASSIGN_OR_RETURN(bool gone, txn.Delete(cursors_, key));
+    (void)gone;
+  }
   return Ok();
 }
 

@@ -7,7 +7,10 @@
 //   servername_cursor: server name -> u64 BE, last seq the peer acknowledged;
 //                      "\x01last_seq" -> u64 BE, the last seq ever used;
 //                      "\x02" server name -> u64 BE, entries queued for
-//                      the peer after its cursor (kept by every change)
+//                      the peer after its cursor (kept by every change);
+//                      "\x03" server name 0x00 collapse key -> u64 BE,
+//                      the entry a peer that is behind got last under
+//                      that key (see Enqueue)
 //
 // Entries every destination has acknowledged are deleted.
 #pragma once
@@ -42,12 +45,27 @@ struct OutboxBatch {
 
 class Outbox {
  public:
-  static Result<Outbox> Open(storage::Env& env);
+  // How many events may wait for one peer before collapsible ones replace
+  // each other (see Enqueue).
+  static constexpr std::uint64_t kDefaultCollapseAfter = 10000;
+
+  static Result<Outbox> Open(
+      storage::Env& env, std::uint64_t collapse_after = kDefaultCollapseAfter);
 
   // Appends an event for `destinations`. REQUIRES: `txn` is the write
   // transaction of the change that causes the event.
+  //
+  // `collapse_key`, if set, says that a peer which is far behind needs
+  // only the latest event under that key: for a destination with
+  // `collapse_after` or more events waiting, this event replaces the one
+  // queued for it last under the same key (that entry loses the
+  // destination, and goes when it has none left). A group's host uses the
+  // group id: a receiver that sees a gap in a group's seqs fetches the
+  // missing events from the host (backfill), so a peer that was down
+  // holds a bounded queue, not every message of every group.
   Result<std::uint64_t> Enqueue(storage::WriteTxn& txn, std::string event,
-                                std::vector<std::string> destinations) const;
+                                std::vector<std::string> destinations,
+                                std::string_view collapse_key = {}) const;
 
   // The next events for `peer` after its cursor (or after `after`, if that
   // is further: what its sender delivered but has not acknowledged yet):
@@ -74,8 +92,13 @@ class Outbox {
                               const std::string& peer) const;
 
  private:
-  Outbox(storage::Table<OutboxEntry> entries, storage::Dbi cursors)
-      : entries_(entries), cursors_(cursors) {}
+  Outbox(storage::Table<OutboxEntry> entries, storage::Dbi cursors,
+         std::uint64_t collapse_after)
+      : entries_(entries), cursors_(cursors), collapse_after_(collapse_after) {}
+  // Takes `peer` off the entry it got last under `key`, if that is still
+  // queued for it; true if it was.
+  Result<bool> Collapse(storage::WriteTxn& txn, const std::string& peer,
+                        std::string_view key, std::uint64_t seq) const;
   Result<std::uint64_t> Cursor(const storage::Txn& txn,
                                const std::string& peer) const;
   Result<std::uint64_t> LastSeq(const storage::Txn& txn) const;
@@ -94,6 +117,7 @@ class Outbox {
 
   storage::Table<OutboxEntry> entries_;
   storage::Dbi cursors_;
+  std::uint64_t collapse_after_;
 };
 
 }  // namespace hearth::federation

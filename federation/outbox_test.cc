@@ -345,3 +345,60 @@ TEST_F(OutboxTest, TheQueueDepthIsKeptExactThroughEveryChange) {
 
 }  // namespace
 }  // namespace hearth::federation
+
+namespace hearth::federation {
+namespace {
+
+TEST_F(OutboxTest, APeerFarBehindGetsOnlyTheNewestEventOfEachCollapseKey) {
+  outbox_.emplace(std::move(Outbox::Open(*env_, 3)).value());
+  Start("down");
+  Start("up");
+  // "up" acknowledges each event as it comes.
+  std::uint64_t seq = 0;
+  auto enqueue = [&](const std::string& ev, std::vector<std::string> dests,
+                     const std::string& key) {
+    ASSERT_TRUE(env_->Update([&](storage::WriteTxn& txn) -> Status {
+      HEARTH_ASSIGN_OR_RETURN(seq, outbox_->Enqueue(txn, ev, dests, key));
+      return Ok();
+    }));
+    Ack("up", seq);
+  };
+  // Below the limit nothing collapses.
+  enqueue("g1 #1", {"down", "up"}, "g1");
+  enqueue("g1 #2", {"down", "up"}, "g1");
+  enqueue("g1 #3", {"down", "up"}, "g1");
+  // From here on each collapses the one before it under the same key;
+  // events without a key, and other keys, stay.
+  enqueue("g1 #4", {"down", "up"}, "g1");
+  enqueue("direct", {"down"}, "");
+  enqueue("g2 #1", {"down", "up"}, "g2");
+  enqueue("g1 #5", {"down", "up"}, "g1");
+  enqueue("g2 #2", {"down"}, "g2");
+  enqueue("g1 #6", {"down", "up"}, "g1");
+  EXPECT_EQ(Depth("down"), 6u);
+  EXPECT_EQ(Next("down").events,
+            (std::vector<std::string>{"g1 #1", "g1 #2", "g1 #3", "direct",
+                                      "g2 #2", "g1 #6"}));
+  // The replaced entries went at once ("up" had them already), not when
+  // "down" comes back.
+  EXPECT_EQ(Depth("up"), 0u);
+  EXPECT_EQ(Stored(), 6u);
+  // Caught up, the peer gets everything again.
+  Ack("down", 9);
+  EXPECT_EQ(Stored(), 0u);
+  enqueue("g1 #7", {"down"}, "g1");
+  enqueue("g1 #8", {"down"}, "g1");
+  EXPECT_EQ(Next("down").events, (std::vector<std::string>{"g1 #7", "g1 #8"}));
+  // What it got last under a key is forgotten with its cursor.
+  ASSERT_TRUE(env_->Update([&](storage::WriteTxn& txn) {
+    return outbox_->DropCursor(txn, "down");
+  }));
+  auto dbi = *env_->OpenTable("servername_cursor");
+  auto txn = std::move(env_->BeginRead()).value();
+  auto c = std::move(storage::Cursor::Open(txn, dbi)).value();
+  for (auto more = c.First(); more && *more; more = c.Next())
+    EXPECT_EQ(c.key().find("down"), std::string_view::npos) << c.key();
+}
+
+}  // namespace
+}  // namespace hearth::federation

@@ -179,10 +179,11 @@ Status ParseInto(const toml::table& root, const std::string& source,
   const toml::table* fed = r.Section("federation", status);
   HEARTH_RETURN_IF_ERROR(status);
   if (fed != nullptr) {
-    r.WarnUnknown(*fed, "federation.",
-                  {"mode", "allow_http", "retry_min_ms", "retry_max_s",
-                   "directory_pull_s", "directory_stale_s"},
-                  out.warnings);
+    r.WarnUnknown(
+        *fed, "federation.",
+        {"mode", "allow_http", "retry_min_ms", "retry_max_s",
+         "directory_pull_s", "directory_stale_s", "queue_collapse_events"},
+        out.warnings);
     std::string mode = ToString(c.federation_mode);
     HEARTH_RETURN_IF_ERROR(r.String(fed, "federation", "mode", mode));
     HEARTH_RETURN_IF_ERROR(
@@ -208,6 +209,8 @@ Status ParseInto(const toml::table& root, const std::string& source,
     if (c.directory_stale_s < c.directory_pull_s)
       return r.Fail("federation.directory_stale_s",
                     "must not be below federation.directory_pull_s");
+    HEARTH_RETURN_IF_ERROR(r.Int(fed, "federation", "queue_collapse_events", 1,
+                                 100000000, c.queue_collapse_events));
   }
 
   const toml::table* acc = r.Section("accounts", status);
@@ -411,7 +414,11 @@ std::string InitialConfigText(const std::string& server_name,
        "# peer's notice brings a change sooner); a peer not heard from for\n"
        "# directory_stale_s has its groups shown as stale.\n"
        "# directory_pull_s = 300\n"
-       "# directory_stale_s = 21600\n\n"
+       "# directory_stale_s = 21600\n"
+       "# Once this many events wait for a peer (down, say), a group's\n"
+       "# newest message replaces the one queued before it; the peer\n"
+       "# fetches the gap from the host when it is back.\n"
+       "# queue_collapse_events = 10000\n\n"
        "[accounts]\n"
        "# session_ttl_hours = 720\n"
        "# Argon2id cost for new password hashes (each hash records its own).\n"

@@ -61,6 +61,9 @@ struct Config {
   // answer a peer's groups are shown as stale.
   std::int64_t directory_pull_s = 300;
   std::int64_t directory_stale_s = 6 * 3600;
+  // Events waiting for one peer beyond which a group's messages replace
+  // each other in its queue (it backfills the gap from the host).
+  std::int64_t queue_collapse_events = 10000;
   // [accounts]
   std::int64_t session_ttl_hours = 24 * 30;
   PasswordParams password;

@@ -189,3 +189,22 @@ TEST(ConfigTest, RetryBackOffIsCappedAtAnHour) {
 
 }  // namespace
 }  // namespace hearth
+
+namespace hearth {
+namespace {
+
+TEST(ConfigTest, TheQueueCollapseLimitIsReadAndBounded) {
+  auto r = Parse(
+      "[node]\nserver_name = \"a.test\"\n[federation]\n"
+      "queue_collapse_events = 500\n");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->config.queue_collapse_events, 500);
+  EXPECT_TRUE(r->warnings.empty());
+  EXPECT_EQ(ErrorOf("[node]\nserver_name = \"a.test\"\n[federation]\n"
+                    "queue_collapse_events = 0\n"),
+            "hearth.toml: federation.queue_collapse_events: must be between 1 "
+            "and 100000000, got 0");
+}
+
+}  // namespace
+}  // namespace hearth

@@ -266,8 +266,10 @@ Result<PostResult> GroupService::Accept(
             }
           }
           if (!nodes.empty()) {
-            HEARTH_ASSIGN_OR_RETURN(auto qseq,
-                                    d_.outbox.Enqueue(txn, text, nodes));
+            // Keyed by the group: a node far behind gets only the newest
+            // accept and backfills the gap from us.
+            HEARTH_ASSIGN_OR_RETURN(
+                auto qseq, d_.outbox.Enqueue(txn, text, nodes, group_id));
             (void)qseq;
             fx.senders = true;
           }

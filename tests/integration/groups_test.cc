@@ -5,6 +5,8 @@
 // long-polls, and the access-control refusals.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "common/clock.h"
@@ -199,6 +201,50 @@ TEST_F(GroupsTest, AStoppedNodeCatchesUpOnRestartWithNoGapOrDuplicate) {
   // And the outbox's late copies change nothing.
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_EQ(History(c_, cara_, gid), host);
+}
+
+TEST_F(GroupsTest, ADownNodesQueueStaysBoundedAndItBackfillsTheRest) {
+  // a (the host) lets messages of one group replace each other in a
+  // peer's queue once 3 events wait for it.
+  ASSERT_EQ(a_.Stop(), 0);
+  const std::string path = a_.data_dir() + "/hearth.toml";
+  std::stringstream config;
+  config << std::ifstream(path).rdbuf();
+  std::string text = config.str();
+  auto at = text.find("[federation]\n");
+  ASSERT_NE(at, std::string::npos);
+  text.insert(at + 13, "queue_collapse_events = 3\n");
+  std::ofstream(path) << text;
+  ASSERT_TRUE(a_.Start());
+
+  std::string gid = CreateGroup("long-night", "open");
+  Join(b_, bob_, gid);
+  Join(c_, cara_, gid);
+  Post(a_, alice_, gid, "before");
+  ASSERT_TRUE(WaitFor([&] { return History(c_, cara_, gid).size() == 1; }));
+  auto depth = [&](const std::string& peer) {
+    json peers = AdminCall(a_, "GET", "/admin/v1/peers");
+    for (const auto& p : peers["peers"])
+      if (p["server_name"] == peer) return p["queue_depth"].get<int>();
+    return -1;
+  };
+  ASSERT_EQ(c_.Stop(), 0);
+  for (int i = 0; i < 20; ++i) {
+    Post(i % 2 ? a_ : b_, i % 2 ? alice_ : bob_, gid, "while c is down");
+  }
+  // Not 20: what was waiting before, then one message of the group.
+  int held = depth("c.test");
+  EXPECT_GE(held, 1);
+  EXPECT_LE(held, 4);
+  // b, which keeps up, got every one of them in order.
+  auto host = History(a_, alice_, gid);
+  ASSERT_EQ(host.size(), 21u);
+  EXPECT_TRUE(WaitFor([&] { return History(b_, bob_, gid) == host; }));
+
+  ASSERT_TRUE(c_.Start());
+  EXPECT_TRUE(WaitFor([&] { return History(c_, cara_, gid) == host; }))
+      << c_.log();
+  EXPECT_TRUE(WaitFor([&] { return depth("c.test") == 0; }));
 }
 
 TEST_F(GroupsTest, AFacilitatorApprovesARemoteMemberFromPendingToJoined) {
