@@ -136,11 +136,16 @@ void SenderPool::Stop() {
 
 void SenderPool::EnsureSenders() {
   if (stop_) return;
+  // Read before the table: a change committed after this read moves the
+  // generation on, and the next call reads again.
+  const std::uint64_t generation = trust_.generation();
+  if (generation == ensured_generation_.load()) return;
   auto peers = trust_.TrustedPeers();
   if (!peers) {
     spdlog::error("senders: {}", peers.error().message);
     return;
   }
+  ensured_generation_ = generation;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& peer : *peers) {
     if (senders_.count(peer)) continue;

@@ -16,6 +16,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -79,6 +81,9 @@ class SenderPool {
     bool poked = false;
   };
   void Run(const std::string& peer, PeerSender& self);
+  // Starts a sender for each trusted peer without one; reads the peer
+  // table only when it changed since the last time (every post calls
+  // Notify).
   void EnsureSenders();
   // Waits up to `ms`, or until new work (unless `backoff`: then only a
   // poke cuts it short). Returns true if poked.
@@ -93,6 +98,9 @@ class SenderPool {
   Metrics& metrics_;
   SenderOptions options_;
   std::atomic<bool> stop_{false};
+  // The trust generation EnsureSenders last read the peers at.
+  std::atomic<std::uint64_t> ensured_generation_{
+      std::numeric_limits<std::uint64_t>::max()};
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<PeerSender>> senders_;
 };

@@ -94,7 +94,7 @@ Result<PeerView> TrustService::AddPeer(const std::string& url,
   for (const auto& [id, pk] : doc.verify_keys) record.offered[id] = pk.key;
   record.added_ts = clock_.NowMs();
   record.note = "added";
-  HEARTH_RETURN_IF_ERROR(committer_.Run([&](storage::WriteTxn& txn) -> Status {
+  HEARTH_RETURN_IF_ERROR(ChangePeers([&](storage::WriteTxn& txn) -> Status {
     Status s = table_.Insert(txn, record.server_name, record);
     if (!s && s.error().reason == "exists") {
       return Error::Conflict("peer_exists",
@@ -114,7 +114,7 @@ Result<PeerView> TrustService::Update(
     const std::string& action,
     const std::function<Status(storage::WriteTxn&, PeerRecord&)>& change) {
   PeerRecord record;
-  HEARTH_RETURN_IF_ERROR(committer_.Run([&](storage::WriteTxn& txn) -> Status {
+  HEARTH_RETURN_IF_ERROR(ChangePeers([&](storage::WriteTxn& txn) -> Status {
     HEARTH_ASSIGN_OR_RETURN(auto stored, table_.Get(txn, name));
     if (!stored) return NotFound(name);
     record = std::move(*stored);
@@ -187,7 +187,7 @@ Result<PeerView> TrustService::SetState(const std::string& name,
 }
 
 Status TrustService::Remove(const std::string& name, const std::string& actor) {
-  return committer_.Run([&](storage::WriteTxn& txn) -> Status {
+  return ChangePeers([&](storage::WriteTxn& txn) -> Status {
     HEARTH_ASSIGN_OR_RETURN(bool existed, table_.Delete(txn, name));
     if (!existed) return NotFound(name);
     HEARTH_RETURN_IF_ERROR(outbox_.DropCursor(txn, name));
@@ -195,6 +195,14 @@ Status TrustService::Remove(const std::string& name, const std::string& actor) {
       HEARTH_RETURN_IF_ERROR(on_peer_change_(txn, name, std::nullopt));
     return Audit(txn, actor, "peer.remove", name, nlohmann::json::object());
   });
+}
+
+Status TrustService::ChangePeers(const storage::Committer::Change& change) {
+  Status s = committer_.Run(change);
+  // After the commit, so that whoever sees the new generation reads what
+  // changed; on failure too (nothing is lost by a needless re-read).
+  generation_.fetch_add(1, std::memory_order_release);
+  return s;
 }
 
 Result<std::vector<PeerView>> TrustService::List() const {
@@ -336,7 +344,7 @@ Status TrustService::MergeKeys(const std::string& origin,
                                const std::string& base,
                                const KeyDocument& doc) {
   std::int64_t now = clock_.NowMs();
-  return committer_.Run([&](storage::WriteTxn& txn) -> Status {
+  return ChangePeers([&](storage::WriteTxn& txn) -> Status {
     HEARTH_ASSIGN_OR_RETURN(auto stored, table_.Get(txn, origin));
     PeerRecord r;
     if (stored) {

@@ -9,6 +9,7 @@
 // either way).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -118,6 +119,12 @@ class TrustService {
                                         const std::string& name) const;
   // Trusted peers (the destinations of what we send).
   Result<std::vector<std::string>> TrustedPeers() const;
+  // Moves on after every committed (or failed) write of the peer table:
+  // what reads the table only to follow it (the senders) can skip the
+  // read while this stays the same.
+  std::uint64_t generation() const {
+    return generation_.load(std::memory_order_acquire);
+  }
 
   // The inbound gate: Forbidden (`blocked`, `not_trusted`) unless `origin`
   // may send us requests. Limited peers pass only if `directory_only`.
@@ -176,6 +183,8 @@ class TrustService {
         options_(std::move(options)) {}
 
   Result<KeyDocument> FetchKeys(const std::string& base_url);
+  // Every write of the peer table goes through here (see generation()).
+  Status ChangePeers(const storage::Committer::Change& change);
   // Applies a fetched document to `origin`'s record in one transaction.
   Status MergeKeys(const std::string& origin, const std::string& base,
                    const KeyDocument& doc);
@@ -192,6 +201,7 @@ class TrustService {
   storage::Env& env_;
   storage::Committer& committer_;
   storage::Table<PeerRecord> table_;
+  std::atomic<std::uint64_t> generation_{0};
   storage::AuditLog audit_;
   const Outbox& outbox_;
   PeerClient& client_;

@@ -245,3 +245,35 @@ TEST_F(TrustTest, PeriodicRefreshSeesARotationBeforeAnyEventNeedsIt) {
 
 }  // namespace
 }  // namespace hearth::federation
+
+namespace hearth::federation {
+namespace {
+
+// The senders re-read the peer table only when this moves on, so every
+// kind of write must move it, and reads must not.
+TEST_F(TrustTest, TheGenerationMovesOnWithEveryWriteOfThePeerTable) {
+  auto g = [&] { return trust_->generation(); };
+  std::uint64_t before = g();
+  peers_.docs["http://p.test"] = Doc("p.test", {k1_});
+  ASSERT_TRUE(trust_->AddPeer("http://p.test", "admin"));
+  EXPECT_GT(g(), before);
+  before = g();
+  ASSERT_TRUE(trust_->Trust("p.test", std::nullopt, "admin"));
+  EXPECT_GT(g(), before);
+  before = g();
+  ASSERT_TRUE(trust_->List());
+  ASSERT_TRUE(trust_->TrustedPeers());
+  ASSERT_TRUE(trust_->CheckInbound("p.test", false));
+  EXPECT_EQ(g(), before);
+  // A key change found by a fetch (not by an admin) is a write too.
+  peers_.docs["http://p.test"] = Doc("p.test", {k2_});
+  EXPECT_FALSE(trust_->PublicKeyFor("p.test", k2_.key_id()));
+  EXPECT_EQ(StateOf("p.test"), PeerState::kPending);
+  EXPECT_GT(g(), before);
+  before = g();
+  ASSERT_TRUE(trust_->Remove("p.test", "admin"));
+  EXPECT_GT(g(), before);
+}
+
+}  // namespace
+}  // namespace hearth::federation
