@@ -5,7 +5,10 @@
 // long-polls, and the access-control refusals.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -245,6 +248,69 @@ TEST_F(GroupsTest, ADownNodesQueueStaysBoundedAndItBackfillsTheRest) {
   EXPECT_TRUE(WaitFor([&] { return History(c_, cara_, gid) == host; }))
       << c_.log();
   EXPECT_TRUE(WaitFor([&] { return depth("c.test") == 0; }));
+}
+
+TEST_F(GroupsTest, PostsAcknowledgedBeforeTheHostIsKilledAreKeptInOrder) {
+  std::string gid = CreateGroup("steady", "open");
+  Join(b_, bob_, gid);
+  Join(c_, cara_, gid);
+  // Posters on the host and on b (relayed), until the host is killed.
+  std::mutex mu;
+  std::map<std::uint64_t, std::string> acked;  // seq -> event id
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> posters;
+  for (int t = 0; t < 4; ++t) {
+    posters.emplace_back([&, t] {
+      NodeProcess& n = t % 2 ? b_ : a_;
+      const std::string& token = t % 2 ? bob_ : alice_;
+      for (int i = 0; !stop && i < 100000; ++i) {
+        Answer r =
+            Call(n, "POST", G(gid) + "/messages", token,
+                 {{"body", "p" + std::to_string(t) + "-" + std::to_string(i)}});
+        if (r.status != 201) {
+          // The host is gone (b answers 503 for it): wait for the stop.
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        auto [it, fresh] = acked.emplace(r.body["seq"].get<std::uint64_t>(),
+                                         r.body["event_id"]);
+        EXPECT_TRUE(fresh) << "seq " << it->first << " acknowledged twice";
+      }
+    });
+  }
+  bool enough = WaitFor(
+      [&] {
+        std::lock_guard<std::mutex> lock(mu);
+        return acked.size() >= 150;
+      },
+      std::chrono::seconds(60));
+  a_.Kill();
+  stop = true;
+  for (auto& p : posters) p.join();
+  ASSERT_TRUE(enough) << "too few posts acknowledged\n" << a_.log();
+
+  ASSERT_TRUE(a_.Start());
+  auto host = History(a_, alice_, gid);
+  // Seqs 1..N without a hole, and every acknowledged post at its seq.
+  for (size_t i = 0; i < host.size(); ++i)
+    ASSERT_EQ(host[i].first, i + 1) << "a hole before seq " << host[i].first;
+  std::map<std::string, std::uint64_t> seen;
+  for (const auto& [seq, id] : host)
+    EXPECT_TRUE(seen.emplace(id, seq).second) << id << " stored twice";
+  for (const auto& [seq, id] : acked) {
+    auto it = seen.find(id);
+    ASSERT_NE(it, seen.end()) << "acknowledged post " << id << " is gone";
+    EXPECT_EQ(it->second, seq) << id << " moved";
+  }
+  // The other nodes converge on it: what the host's sender had not
+  // delivered when it died goes after the restart.
+  EXPECT_TRUE(WaitFor([&] { return History(b_, bob_, gid) == host; },
+                      std::chrono::seconds(60)))
+      << b_.log();
+  EXPECT_TRUE(WaitFor([&] { return History(c_, cara_, gid) == host; },
+                      std::chrono::seconds(60)))
+      << c_.log();
 }
 
 TEST_F(GroupsTest, AFacilitatorApprovesARemoteMemberFromPendingToJoined) {
