@@ -46,19 +46,38 @@ Result<Outbox> Outbox::Open(storage::Env& env, std::uint64_t collapse_after) {
       auto entries, storage::Table<OutboxEntry>::Open(env, "seq_outboxentry"));
   HEARTH_ASSIGN_OR_RETURN(auto cursors, env.OpenTable("servername_cursor"));
   Outbox outbox(entries, cursors, collapse_after);
-  // A store from before the counts were kept: count once, now, rather
-  // than in some later commit that others would wait for.
+  // The counts are made again at every start, in one pass over the queue:
+  // a store from before they were kept, or one an older build wrote to
+  // meanwhile (it moves cursors and adds entries without them), starts
+  // right; a queue that collapses stays small enough for that.
   HEARTH_RETURN_IF_ERROR(env.Update([&](storage::WriteTxn& txn) -> Status {
-    std::vector<std::string> peers;
+    std::map<std::string, std::pair<std::uint64_t, std::uint64_t>, std::less<>>
+        peers;                         // name -> cursor, count
+    std::vector<std::string> counted;  // peers that have a count
     HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, cursors));
-    for (auto more = c.First(); more && *more; more = c.Next())
-      if (IsPeerKey(c.key())) peers.emplace_back(c.key());
-    for (const auto& peer : peers) {
-      HEARTH_ASSIGN_OR_RETURN(auto stored, txn.Get(cursors, QueuedKey(peer)));
-      if (stored) continue;
-      HEARTH_ASSIGN_OR_RETURN(std::uint64_t n, outbox.CountQueued(txn, peer));
-      HEARTH_RETURN_IF_ERROR(outbox.PutQueued(txn, peer, n));
+    for (auto more = c.First(); more && *more; more = c.Next()) {
+      if (IsPeerKey(c.key()))
+        peers[std::string(c.key())] = {DecodeU64BE(c.value()).value_or(0), 0};
+      else if (c.key()[0] == kQueuedPrefix)
+        counted.emplace_back(c.key().substr(1));
     }
+    for (const auto& peer : counted) {
+      if (peers.count(peer)) continue;
+      HEARTH_ASSIGN_OR_RETURN(bool gone, txn.Delete(cursors, QueuedKey(peer)));
+      (void)gone;  // a count left without its cursor
+    }
+    HEARTH_ASSIGN_OR_RETURN(auto e, storage::Cursor::Open(txn, entries.dbi()));
+    for (auto more = e.First(); more && *more; more = e.Next()) {
+      const std::uint64_t seq = DecodeU64BE(e.key()).value_or(0);
+      HEARTH_ASSIGN_OR_RETURN(auto entry,
+                              storage::Decode<OutboxEntry>(e.value()));
+      for (const auto& d : entry.destinations) {
+        auto it = peers.find(d);
+        if (it != peers.end() && it->second.first < seq) ++it->second.second;
+      }
+    }
+    for (const auto& [peer, cursor_count] : peers)
+      HEARTH_RETURN_IF_ERROR(outbox.PutQueued(txn, peer, cursor_count.second));
     return Ok();
   }));
   return outbox;
@@ -183,9 +202,13 @@ Result<std::uint64_t> Outbox::Enqueue(storage::WriteTxn& txn, std::string event,
   destinations.erase(std::unique(destinations.begin(), destinations.end()),
                      destinations.end());
   for (const auto& d : destinations) {
+    // Counted (and collapsed) only for a peer with a cursor: a destination
+    // without one (removed while the change was under way) has nobody to
+    // take its count down, and GC treats its entries as done.
+    HEARTH_ASSIGN_OR_RETURN(auto cursor, txn.Get(cursors_, d));
+    if (!cursor) continue;
     HEARTH_ASSIGN_OR_RETURN(auto queued, StoredQueued(txn, d));
     if (!queued) {
-      // No count yet (a destination without a cursor): from the entries.
       HEARTH_ASSIGN_OR_RETURN(queued, CountQueued(txn, d));
     }
     if (!collapse_key.empty() && *queued >= collapse_after_) {

@@ -323,12 +323,18 @@ TEST_F(OutboxTest, TheQueueDepthIsKeptExactThroughEveryChange) {
     }
     check(step);
   }
-  // A store from before the counts were kept gets them when opened.
+  // Counts an older build left wrong (it moves cursors and adds entries
+  // without them), or none at all: made again when the store is opened.
   auto dbi = *env_->OpenTable("servername_cursor");
   ASSERT_TRUE(env_->Update([&](storage::WriteTxn& txn) -> Status {
-    for (const auto& p : peers) {
-      HEARTH_ASSIGN_OR_RETURN(bool gone, txn.Delete(dbi, "\x02" + p));
-      (void)gone;
+    for (size_t i = 0; i < peers.size(); ++i) {
+      if (i == 0) {
+        HEARTH_ASSIGN_OR_RETURN(bool gone, txn.Delete(dbi, "\x02" + peers[i]));
+        (void)gone;
+      } else {
+        HEARTH_RETURN_IF_ERROR(
+            txn.Put(dbi, "\x02" + peers[i], EncodeU64BE(999)));
+      }
     }
     return Ok();
   }));
@@ -398,6 +404,27 @@ TEST_F(OutboxTest, APeerFarBehindGetsOnlyTheNewestEventOfEachCollapseKey) {
   auto c = std::move(storage::Cursor::Open(txn, dbi)).value();
   for (auto more = c.First(); more && *more; more = c.Next())
     EXPECT_EQ(c.key().find("down"), std::string_view::npos) << c.key();
+}
+
+}  // namespace
+}  // namespace hearth::federation
+
+namespace hearth::federation {
+namespace {
+
+TEST_F(OutboxTest, ADestinationWithoutACursorIsNotCounted) {
+  // Removed while the change that queued for it was under way: nobody
+  // would ever take its count down.
+  Start("b");
+  Enqueue("e1", {"b", "gone"});
+  Ack("b", 1);
+  EXPECT_EQ(Stored(), 0u);  // nobody needs e1 any more
+  auto dbi = *env_->OpenTable("servername_cursor");
+  auto txn = std::move(env_->BeginRead()).value();
+  auto v = txn.Get(dbi, "\x02gone");
+  ASSERT_TRUE(v);
+  EXPECT_FALSE(*v);
+  EXPECT_EQ(Depth("b"), 0u);
 }
 
 }  // namespace

@@ -823,6 +823,9 @@ Status GroupService::BackfillGroup(const std::string& group_id) {
         }));
     if (!answer.contains("next") || answer["next"].is_null()) return Ok();
   }
+  // A long gap (our queue at the host was collapsed): queued again, so the
+  // loop goes on with it rather than leave the rest for the next gap.
+  RequestBackfill(group_id);
   return Ok();
 }
 
