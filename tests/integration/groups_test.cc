@@ -18,6 +18,7 @@
 #include "federation/node_keys.h"
 #include "federation/request_auth.h"
 #include "federation/signed_json.h"
+#include "storage/env.h"
 #include "tests/support/node_process.h"
 
 namespace hearth::testing {
@@ -440,6 +441,55 @@ TEST_F(GroupsTest, ARetriedRelayGetsItsFirstAcceptBackEvenAfterARestart) {
   ASSERT_EQ(h.size(), 3u);
   EXPECT_EQ(h[1].second, *federation::EventId(once));
   EXPECT_EQ(h[2].second, *federation::EventId(other));
+}
+
+TEST_F(GroupsTest, APostIndexedByAnOlderBuildIsStillFoundWhenRetried) {
+  // Builds before `tseventid_message` kept the host's index of accepted
+  // events by event id alone, in `eventid_message`; a relay retried after
+  // the upgrade must still get its first accept back.
+  std::string gid = CreateGroup("upgraded", "open");
+  Join(b_, bob_, gid);
+  auto keys = federation::LoadKeyFile(b_.data_dir() + "/node.key");
+  ASSERT_TRUE(keys);
+  json event = {{"type", "group.message"}, {"origin", "b.test"},
+                {"author", "@bob@b.test"}, {"group", gid},
+                {"ts", clock_.NowMs()},    {"content", {{"body", "once"}}}};
+  ASSERT_TRUE(federation::SignJson(event, "b.test", keys->front()));
+  const std::string id = *federation::EventId(event);
+  std::string path = "/_hearth/v1/groups/" + PercentEncode(gid) + "/messages";
+  auto send = [&](const json& e) {
+    auto res = Signed(b_, "b.test", a_, "a.test", "POST", path, &e);
+    EXPECT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+    return res ? JsonOf(res)["accept"] : json();
+  };
+  json first = send(event);
+  ASSERT_EQ(first["seq"], 1);
+
+  // Rewrite a's store as the older build left it: the entry moves from
+  // (ts, event id) to event id alone.
+  ASSERT_EQ(a_.Stop(), 0);
+  {
+    auto env = storage::Env::Open(a_.data_dir() + "/store", {});
+    ASSERT_TRUE(env) << env.error().message;
+    auto by_ts = (*env)->OpenTable("tseventid_message");
+    auto by_id = (*env)->OpenTable("eventid_message");
+    ASSERT_TRUE(by_ts && by_id);
+    const std::string ts_key =
+        EncodeU64BE(std::uint64_t(event["ts"].get<std::int64_t>())) + id;
+    ASSERT_TRUE((*env)->Update([&](storage::WriteTxn& txn) -> Status {
+      HEARTH_ASSIGN_OR_RETURN(auto value, txn.Get(*by_ts, ts_key));
+      if (!value) return Error::NotFound("missing", "no (ts, id) entry");
+      std::string v(*value);
+      HEARTH_ASSIGN_OR_RETURN(bool gone, txn.Delete(*by_ts, ts_key));
+      (void)gone;
+      return txn.Put(*by_id, id, v);
+    }));
+  }
+  ASSERT_TRUE(a_.Start());
+  EXPECT_EQ(send(event), first);
+  auto h = History(a_, alice_, gid);
+  ASSERT_EQ(h.size(), 1u);
+  EXPECT_EQ(h[0].second, id);
 }
 
 TEST_F(GroupsTest, AccessControlRefusesNonMembersAndForeignNodes) {
