@@ -86,6 +86,9 @@ class Outbox {
   // Discards everything queued for `peer` (it was blocked).
   Status DropQueue(storage::WriteTxn& txn, const std::string& peer) const;
 
+  // How many events may wait for a peer before collapse keys apply.
+  std::uint64_t collapse_after() const { return collapse_after_; }
+
   // Events waiting for `peer`: one lookup, however long the queue (the
   // metrics and the admin API read it for every peer).
   Result<std::uint64_t> Depth(const storage::Txn& txn,

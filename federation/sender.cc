@@ -236,6 +236,9 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
   // after it: learnt from its answers ("ordered"); until then, and for a
   // peer whose build does not say so, one transaction at a time.
   bool peer_orders = false;
+  // Said once per stretch of failures: the peer is so far behind that
+  // its group messages now replace each other (spec/federation.md §10.6).
+  bool said_collapsing = false;
   // Delivered batches are acknowledged in the store lazily: the next batch
   // goes out without waiting for a durable commit of the cursor, which is
   // written when the queue runs dry, every kAckEvents events, and at stop.
@@ -396,6 +399,7 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
     if (land_first()) {
       failures = 0;
       alone = false;
+      said_collapsing = false;
       continue;
     }
     Flight& f = *flights.front();
@@ -417,6 +421,18 @@ void SenderPool::Run(const std::string& peer, PeerSender& self) {
     // Down, slow, or not trusting us (yet): back off and try again.
     ++failures;
     trust_.RecordError(peer, why);
+    if (!said_collapsing) {
+      auto txn = env_.BeginRead();
+      auto depth = txn ? outbox_.Depth(*txn, peer) : Result<std::uint64_t>(0);
+      if (depth && *depth >= outbox_.collapse_after()) {
+        spdlog::warn(
+            "sender {}: {} events wait for it; each group's newest message "
+            "now replaces the one before it in its queue (it will fetch the "
+            "rest from us when it is back)",
+            peer, *depth);
+        said_collapsing = true;
+      }
+    }
     metrics_.Add("hearth_federation_delivery_failures_total", {{"peer", peer}});
     std::int64_t delay = options_.base_backoff_ms;
     for (int i = 1; i < failures && delay < options_.max_backoff_ms; ++i)

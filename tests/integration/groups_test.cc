@@ -246,6 +246,11 @@ TEST_F(GroupsTest, ANodeCutOffHasABoundedQueueAndBackfillsTheGap) {
   int held = depth("c.test");
   EXPECT_GE(held, 1);
   EXPECT_LE(held, 4);
+  // a's log says so (at its next failed delivery to c).
+  EXPECT_TRUE(WaitFor([&] {
+    return a_.log().find("sender c.test: ") != std::string::npos &&
+           a_.log().find("newest message now replaces") != std::string::npos;
+  })) << a_.log();
   // b, which keeps up, got every one of them in order.
   auto host = History(a_, alice_, gid);
   ASSERT_EQ(host.size(), 21u);
