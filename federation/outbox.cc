@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <optional>
 
 #include "common/encoding.h"
 
@@ -137,18 +138,28 @@ Result<std::uint64_t> Outbox::CountQueued(const storage::Txn& txn,
   return n;
 }
 
-Result<std::uint64_t> Outbox::CountQueued(const storage::Txn& txn,
-                                          const std::string& peer) const {
-  HEARTH_ASSIGN_OR_RETURN(std::uint64_t cursor, Cursor(txn, peer));
-  return CountQueued(txn, peer, cursor,
-                     std::numeric_limits<std::uint64_t>::max());
+Result<std::uint64_t> Outbox::Queued(const storage::Txn& txn,
+                                     const std::string& peer) const {
+  HEARTH_ASSIGN_OR_RETURN(auto v, txn.Get(cursors_, QueuedKey(peer)));
+  if (!v) return std::uint64_t(0);
+  return DecodeU64BE(*v).value_or(0);
 }
 
-Result<std::optional<std::uint64_t>> Outbox::StoredQueued(
-    const storage::Txn& txn, const std::string& peer) const {
-  HEARTH_ASSIGN_OR_RETURN(auto v, txn.Get(cursors_, QueuedKey(peer)));
-  if (!v) return std::optional<std::uint64_t>();
-  return DecodeU64BE(*v);
+Result<bool> Outbox::Needed(const storage::Txn& txn, std::uint64_t seq,
+                            const OutboxEntry& entry,
+                            CursorCache& cursors) const {
+  for (const auto& d : entry.destinations) {
+    auto it = cursors.find(d);
+    if (it == cursors.end()) {
+      HEARTH_ASSIGN_OR_RETURN(auto v, txn.Get(cursors_, d));
+      it = cursors
+               .emplace(d, v ? DecodeU64BE(*v).value_or(0)
+                             : std::numeric_limits<std::uint64_t>::max())
+               .first;
+    }
+    if (it->second < seq) return true;
+  }
+  return false;
 }
 
 Status Outbox::PutQueued(storage::WriteTxn& txn, const std::string& peer,
@@ -177,12 +188,8 @@ Result<bool> Outbox::Collapse(storage::WriteTxn& txn, const std::string& peer,
   // have done, had this peer not held it): otherwise every event that
   // replaces another would leave one behind for as long as the peer is
   // away.
-  bool needed = false;
-  for (const auto& d : entry->destinations) {
-    HEARTH_ASSIGN_OR_RETURN(auto v, txn.Get(cursors_, d));
-    // A destination without a cursor was removed as a peer.
-    if (v && DecodeU64BE(*v).value_or(0) < *prev_seq) needed = true;
-  }
+  CursorCache cursors;
+  HEARTH_ASSIGN_OR_RETURN(bool needed, Needed(txn, *prev_seq, *entry, cursors));
   if (!needed) {
     HEARTH_ASSIGN_OR_RETURN(bool gone, entries_.Delete(txn, at));
     (void)gone;
@@ -207,16 +214,13 @@ Result<std::uint64_t> Outbox::Enqueue(storage::WriteTxn& txn, std::string event,
     // take its count down, and GC treats its entries as done.
     HEARTH_ASSIGN_OR_RETURN(auto cursor, txn.Get(cursors_, d));
     if (!cursor) continue;
-    HEARTH_ASSIGN_OR_RETURN(auto queued, StoredQueued(txn, d));
-    if (!queued) {
-      HEARTH_ASSIGN_OR_RETURN(queued, CountQueued(txn, d));
-    }
-    if (!collapse_key.empty() && *queued >= collapse_after_) {
+    HEARTH_ASSIGN_OR_RETURN(std::uint64_t queued, Queued(txn, d));
+    if (!collapse_key.empty() && queued >= collapse_after_) {
       HEARTH_ASSIGN_OR_RETURN(bool replaced,
                               Collapse(txn, d, collapse_key, seq));
-      if (replaced) --*queued;
+      if (replaced) --queued;
     }
-    HEARTH_RETURN_IF_ERROR(PutQueued(txn, d, *queued + 1));
+    HEARTH_RETURN_IF_ERROR(PutQueued(txn, d, queued + 1));
   }
   HEARTH_RETURN_IF_ERROR(txn.Put(cursors_, kLastSeqKey, EncodeU64BE(seq)));
   HEARTH_RETURN_IF_ERROR(
@@ -272,38 +276,17 @@ Status Outbox::Ack(storage::WriteTxn& txn, const std::string& peer,
   if (moved_to > moved_from) {
     // The count goes down by the peer's entries the cursor passed: none
     // left when it reached the last seq (a dropped queue: no scan).
-    HEARTH_ASSIGN_OR_RETURN(auto queued, StoredQueued(txn, peer));
     HEARTH_ASSIGN_OR_RETURN(std::uint64_t last, LastSeq(txn));
     std::uint64_t left = 0;
     if (moved_to < last) {
-      if (queued) {
-        HEARTH_ASSIGN_OR_RETURN(std::uint64_t passed,
-                                CountQueued(txn, peer, moved_from, moved_to));
-        left = *queued - std::min(*queued, passed);
-      } else {
-        HEARTH_ASSIGN_OR_RETURN(left, CountQueued(txn, peer));
-      }
+      HEARTH_ASSIGN_OR_RETURN(std::uint64_t queued, Queued(txn, peer));
+      HEARTH_ASSIGN_OR_RETURN(std::uint64_t passed,
+                              CountQueued(txn, peer, moved_from, moved_to));
+      left = queued - std::min(queued, passed);
     }
     HEARTH_RETURN_IF_ERROR(PutQueued(txn, peer, left));
   }
-  // Whether some destination of `entry` (seq `seq`) has not acknowledged
-  // it. A destination without a cursor was removed as a peer.
-  std::map<std::string, std::uint64_t, std::less<>> cursors;
-  auto pending = [&](std::uint64_t seq,
-                     const OutboxEntry& entry) -> Result<bool> {
-    for (const auto& d : entry.destinations) {
-      auto it = cursors.find(d);
-      if (it == cursors.end()) {
-        HEARTH_ASSIGN_OR_RETURN(auto v, txn.Get(cursors_, d));
-        it = cursors
-                 .emplace(d, v ? DecodeU64BE(*v).value_or(0)
-                               : std::numeric_limits<std::uint64_t>::max())
-                 .first;
-      }
-      if (it->second < seq) return true;
-    }
-    return false;
-  };
+  CursorCache cursors;
   std::vector<std::string> done;
   HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, entries_.dbi()));
   // Entries at the front that every destination has acknowledged.
@@ -313,7 +296,7 @@ Status Outbox::Ack(storage::WriteTxn& txn, const std::string& peer,
     std::uint64_t seq = DecodeU64BE(c.key()).value_or(0);
     HEARTH_ASSIGN_OR_RETURN(auto entry,
                             storage::Decode<OutboxEntry>(c.value()));
-    HEARTH_ASSIGN_OR_RETURN(bool needed, pending(seq, entry));
+    HEARTH_ASSIGN_OR_RETURN(bool needed, Needed(txn, seq, entry, cursors));
     if (needed) {
       held_at = seq;
       break;
@@ -352,7 +335,7 @@ Status Outbox::Ack(storage::WriteTxn& txn, const std::string& peer,
       ++looked;
       HEARTH_ASSIGN_OR_RETURN(auto entry,
                               storage::Decode<OutboxEntry>(c.value()));
-      HEARTH_ASSIGN_OR_RETURN(bool needed, pending(seq, entry));
+      HEARTH_ASSIGN_OR_RETURN(bool needed, Needed(txn, seq, entry, cursors));
       if (!needed) done.emplace_back(c.key());
       lo = seq + 1;
       HEARTH_ASSIGN_OR_RETURN(more, c.Next());
@@ -412,9 +395,9 @@ Status Outbox::DropCursor(storage::WriteTxn& txn,
 
 Result<std::uint64_t> Outbox::Depth(const storage::Txn& txn,
                                     const std::string& peer) const {
-  HEARTH_ASSIGN_OR_RETURN(auto queued, StoredQueued(txn, peer));
-  if (queued) return *queued;
-  return CountQueued(txn, peer);  // not a peer with a cursor
+  // A peer without a cursor has no count: nothing waits for it (it gets
+  // only what is queued after it is trusted).
+  return Queued(txn, peer);
 }
 
 }  // namespace hearth::federation

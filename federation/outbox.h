@@ -16,7 +16,7 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -105,16 +105,19 @@ class Outbox {
   Result<std::uint64_t> Cursor(const storage::Txn& txn,
                                const std::string& peer) const;
   Result<std::uint64_t> LastSeq(const storage::Txn& txn) const;
-  // Entries for `peer` with seqs in (from, through], by a scan; and all
-  // after its cursor.
+  // Entries for `peer` with seqs in (from, through], by a scan.
   Result<std::uint64_t> CountQueued(const storage::Txn& txn,
                                     const std::string& peer, std::uint64_t from,
                                     std::uint64_t through) const;
-  Result<std::uint64_t> CountQueued(const storage::Txn& txn,
-                                    const std::string& peer) const;
-  // The kept count; nullopt for a peer that has none.
-  Result<std::optional<std::uint64_t>> StoredQueued(
-      const storage::Txn& txn, const std::string& peer) const;
+  // The kept count (every peer with a cursor has one; 0 for others).
+  Result<std::uint64_t> Queued(const storage::Txn& txn,
+                               const std::string& peer) const;
+  // Peers' cursors as read so far in one transaction, by Needed; a peer
+  // without a cursor (removed) reads as past every seq.
+  using CursorCache = std::map<std::string, std::uint64_t, std::less<>>;
+  // Whether some destination of `entry` (at `seq`) has not acknowledged it.
+  Result<bool> Needed(const storage::Txn& txn, std::uint64_t seq,
+                      const OutboxEntry& entry, CursorCache& cursors) const;
   Status PutQueued(storage::WriteTxn& txn, const std::string& peer,
                    std::uint64_t n) const;
 
