@@ -487,9 +487,14 @@ Result<json> GroupService::HostJoin(const std::string& origin,
         HEARTH_ASSIGN_OR_RETURN(MemberState state,
                                 JoinInTxn(txn, *g, member, accept_rules, fx));
         HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, member));
+        // The state as of this version: any change announced before it
+        // has a lower one, and is ignored if it arrives after this answer.
+        HEARTH_ASSIGN_OR_RETURN(std::uint64_t version,
+                                MembershipVersion(txn, group_id));
         answer = {{"status", ToString(state)},
                   {"role", ToString(r ? r->role : Role::kMember)},
                   {"ts", r ? r->updated_ts : d_.clock.NowMs()},
+                  {"version", version},
                   {"group", GroupJson(*g)}};
         return Ok();
       }));
@@ -502,6 +507,7 @@ Result<json> GroupService::HostLeave(const std::string& origin,
   HEARTH_ASSIGN_OR_RETURN(GroupId id, ParseGroup(group_id));
   if (!IsHost(id)) return Error::NotFound("not_found", "no group " + group_id);
   HEARTH_ASSIGN_OR_RETURN(std::string member, MemberOf(body, origin));
+  json answer;
   HEARTH_RETURN_IF_ERROR(
       Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
         HEARTH_ASSIGN_OR_RETURN(auto g, t_->groups.Get(txn, group_id));
@@ -509,9 +515,17 @@ Result<json> GroupService::HostLeave(const std::string& origin,
         HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, member));
         if (!r && g->visibility == Visibility::kPrivate)
           return Error::NotFound("not_found", "no group " + group_id);
-        return LeaveInTxn(txn, *g, member, fx);
+        HEARTH_RETURN_IF_ERROR(LeaveInTxn(txn, *g, member, fx));
+        // A banned member stays banned: the answer says what holds now.
+        HEARTH_ASSIGN_OR_RETURN(auto now, GetMembership(txn, group_id, member));
+        HEARTH_ASSIGN_OR_RETURN(std::uint64_t version,
+                                MembershipVersion(txn, group_id));
+        answer = {{"status", ToString(now ? now->state : MemberState::kNone)},
+                  {"ts", d_.clock.NowMs()},
+                  {"version", version}};
+        return Ok();
       }));
-  return json{{"status", "none"}};
+  return answer;
 }
 
 Result<json> GroupService::HostPost(const std::string& origin,
@@ -671,10 +685,22 @@ Status GroupService::ApplyMembership(storage::WriteTxn& txn,
     return Error::Invalid("bad_event", "the group does not match");
   Effects fx;
   HEARTH_ASSIGN_OR_RETURN(auto r, GetMembership(txn, group_id, member));
+  HEARTH_ASSIGN_OR_RETURN(auto taken, GetTaken(txn, group_id, member));
   std::int64_t host_ts = e["ts"].get<std::int64_t>();
-  // Events and answers can cross: an older word from the host does not
-  // undo a newer one (updated_ts holds the host's time of the change).
-  if (r && r->updated_ts > host_ts) return Ok();
+  const std::uint64_t version = VersionIn(c);
+  // Events and answers can cross, and an event can come twice: an older
+  // or repeated word from the host does not undo a newer one. The host's
+  // membership version orders them; from a host of an older build, which
+  // sends none, its clock does (the row's updated_ts, or the marker left
+  // when the row went).
+  if (version != 0) {
+    if (taken && taken->version >= version) return Ok();
+  } else if (r ? r->updated_ts > host_ts : taken && taken->ts > host_ts) {
+    return Ok();
+  }
+  HEARTH_RETURN_IF_ERROR(
+      PutTaken(txn, group_id, member,
+               Taken{std::max(version, taken ? taken->version : 0), host_ts}));
   HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
   if (state == MemberState::kNone) {
     HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, member, fx));

@@ -9,6 +9,9 @@
 //   membergroup_index:      member id 0x00 group id -> "" (local members)
 //   groupseq_message:       group id 0x00 seq (u64 BE) -> MessageRecord
 //   eventid_message:        event id -> group id 0x00 seq (u64 BE)
+//   groupid_mversion:       group id -> membership version (u64 BE; host)
+//   groupmember_taken:      group id 0x00 member id -> version, ts (u64 BE
+//                           each; the member's node, for remote groups)
 #pragma once
 
 #include <cereal/types/common.hpp>

@@ -111,6 +111,9 @@ Result<std::unique_ptr<GroupService>> GroupService::Open(Deps deps) {
   HEARTH_ASSIGN_OR_RETURN(t->by_event, deps.env.OpenTable("tseventid_message"));
   HEARTH_ASSIGN_OR_RETURN(t->by_event_v1,
                           deps.env.OpenTable("eventid_message"));
+  HEARTH_ASSIGN_OR_RETURN(t->membership_version,
+                          deps.env.OpenTable("groupid_mversion"));
+  HEARTH_ASSIGN_OR_RETURN(t->taken, deps.env.OpenTable("groupmember_taken"));
   {
     HEARTH_ASSIGN_OR_RETURN(storage::ReadTxn txn, deps.env.BeginRead());
     HEARTH_ASSIGN_OR_RETURN(auto c, storage::Cursor::Open(txn, t->by_event_v1));
@@ -162,12 +165,57 @@ Result<std::optional<MembershipRecord>> GroupService::GetMembership(
   return t_->members.Get(txn, MemberKey(gid, member));
 }
 
+Result<std::uint64_t> GroupService::MembershipVersion(
+    const storage::Txn& txn, const std::string& gid) const {
+  HEARTH_ASSIGN_OR_RETURN(auto v, txn.Get(t_->membership_version, gid));
+  if (!v) return std::uint64_t{0};
+  auto n = DecodeU64BE(*v);
+  if (!n) return Error::Internal("bad membership version of " + gid);
+  return *n;
+}
+
+Status GroupService::BumpMembershipVersion(storage::WriteTxn& txn,
+                                           const std::string& gid) const {
+  auto id = GroupId::Parse(gid);
+  if (!id || !IsHost(*id)) return Ok();  // a copy of a remote group
+  HEARTH_ASSIGN_OR_RETURN(std::uint64_t v, MembershipVersion(txn, gid));
+  return txn.Put(t_->membership_version, gid, EncodeU64BE(v + 1));
+}
+
+std::uint64_t GroupService::VersionIn(const json& j) {
+  if (!j.is_object()) return 0;
+  auto it = j.find("version");
+  if (it == j.end() || !it->is_number_unsigned()) return 0;
+  return it->get<std::uint64_t>();
+}
+
+Result<std::optional<GroupService::Taken>> GroupService::GetTaken(
+    const storage::Txn& txn, const std::string& gid,
+    const std::string& member) const {
+  HEARTH_ASSIGN_OR_RETURN(auto v, txn.Get(t_->taken, MemberKey(gid, member)));
+  if (!v) return std::optional<Taken>();
+  auto version = DecodeU64BE(v->substr(0, 8));
+  auto ts = v->size() == 16 ? DecodeU64BE(v->substr(8)) : std::nullopt;
+  if (!version || !ts)
+    return Error::Internal("bad membership marker in " + gid);
+  return std::optional<Taken>(Taken{*version, std::int64_t(*ts)});
+}
+
+Status GroupService::PutTaken(storage::WriteTxn& txn, const std::string& gid,
+                              const std::string& member,
+                              const Taken& taken) const {
+  return txn.Put(
+      t_->taken, MemberKey(gid, member),
+      EncodeU64BE(taken.version) + EncodeU64BE(std::uint64_t(taken.ts)));
+}
+
 Status GroupService::PutMembership(storage::WriteTxn& txn,
                                    const std::string& gid,
                                    const MembershipRecord& r,
                                    Effects& fx) const {
   fx.members_changed.insert(gid);
   joined_.NoteWrite(txn.id());
+  HEARTH_RETURN_IF_ERROR(BumpMembershipVersion(txn, gid));
   HEARTH_RETURN_IF_ERROR(t_->members.Put(txn, MemberKey(gid, r.member_id), r));
   auto id = MemberId::Parse(r.member_id);
   if (id && id->server == d_.keys.server_name())
@@ -181,6 +229,7 @@ Status GroupService::DeleteMembership(storage::WriteTxn& txn,
                                       Effects& fx) const {
   fx.members_changed.insert(gid);
   joined_.NoteWrite(txn.id());
+  HEARTH_RETURN_IF_ERROR(BumpMembershipVersion(txn, gid));
   HEARTH_ASSIGN_OR_RETURN(bool a,
                           t_->members.Delete(txn, MemberKey(gid, member)));
   HEARTH_ASSIGN_OR_RETURN(bool b, txn.Delete(t_->index, IndexKey(member, gid)));
@@ -563,20 +612,28 @@ Result<MemberState> GroupService::Join(const Member& m,
   if (g.group_id != group_id)
     return Error::Unavailable("peer_unreachable",
                               id.server + " answered for another group");
-  HEARTH_RETURN_IF_ERROR(
-      Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
-        HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
-        std::int64_t now = d_.clock.NowMs();
-        HEARTH_RETURN_IF_ERROR(
-            PutMembership(txn, group_id,
-                          MembershipRecord{m.member_id, state, role, false,
-                                           accept_rules ? now : 0, host_ts},
-                          fx));
-        HEARTH_RETURN_IF_ERROR(
-            TellMember(txn, group_id, m.member_id, state, role, fx));
-        if (state == MemberState::kJoined) fx.backfill.insert(group_id);
-        return Ok();
-      }));
+  const std::uint64_t version = VersionIn(answer);
+  HEARTH_RETURN_IF_ERROR(Commit([&](storage::WriteTxn& txn,
+                                    Effects& fx) -> Status {
+    HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
+    HEARTH_ASSIGN_OR_RETURN(auto taken, GetTaken(txn, group_id, m.member_id));
+    // An event the host made after this answer (a ban, a role) may
+    // have been taken first: it holds.
+    if (version != 0 && taken && taken->version > version) return Ok();
+    std::int64_t now = d_.clock.NowMs();
+    HEARTH_RETURN_IF_ERROR(
+        PutMembership(txn, group_id,
+                      MembershipRecord{m.member_id, state, role, false,
+                                       accept_rules ? now : 0, host_ts},
+                      fx));
+    HEARTH_RETURN_IF_ERROR(PutTaken(
+        txn, group_id, m.member_id,
+        Taken{std::max(version, taken ? taken->version : 0), host_ts}));
+    HEARTH_RETURN_IF_ERROR(
+        TellMember(txn, group_id, m.member_id, state, role, fx));
+    if (state == MemberState::kJoined) fx.backfill.insert(group_id);
+    return Ok();
+  }));
   return state;
 }
 
@@ -604,11 +661,32 @@ Status GroupService::Leave(const Member& m, const std::string& group_id) {
       d_.peers.Call(id.server, "POST",
                     "/_hearth/v1/groups/" + PercentEncode(group_id) + "/leave",
                     &body));
-  (void)answer;
+  // `none`, or `banned` when a ban we have not heard of yet holds (a
+  // host of an older build always answers `none`, without a version).
+  const bool banned = answer.is_object() && answer.contains("status") &&
+                      answer["status"] == "banned";
+  const std::uint64_t version = VersionIn(answer);
+  const std::int64_t host_ts = answer.is_object() && answer.contains("ts") &&
+                                       answer["ts"].is_number_integer()
+                                   ? answer["ts"].get<std::int64_t>()
+                                   : d_.clock.NowMs();
   return Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
-    HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, m.member_id, fx));
-    return TellMember(txn, group_id, m.member_id, MemberState::kNone,
-                      Role::kMember, fx);
+    HEARTH_ASSIGN_OR_RETURN(auto taken, GetTaken(txn, group_id, m.member_id));
+    if (version != 0 && taken && taken->version > version) return Ok();
+    MemberState state = banned ? MemberState::kBanned : MemberState::kNone;
+    if (banned) {
+      HEARTH_RETURN_IF_ERROR(
+          PutMembership(txn, group_id,
+                        MembershipRecord{m.member_id, state, Role::kMember,
+                                         false, 0, host_ts},
+                        fx));
+    } else {
+      HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, m.member_id, fx));
+    }
+    HEARTH_RETURN_IF_ERROR(PutTaken(
+        txn, group_id, m.member_id,
+        Taken{std::max(version, taken ? taken->version : 0), host_ts}));
+    return TellMember(txn, group_id, m.member_id, state, Role::kMember, fx);
   });
 }
 
@@ -641,6 +719,9 @@ Status GroupService::AnnounceMembership(storage::WriteTxn& txn,
   }
   HEARTH_ASSIGN_OR_RETURN(auto peer, d_.trust.Get(txn, id->server));
   if (!peer || peer->state != federation::PeerState::kTrusted) return Ok();
+  // The version this change gave the group (the write before this call).
+  HEARTH_ASSIGN_OR_RETURN(std::uint64_t version,
+                          MembershipVersion(txn, g.group_id));
   json event = {{"type", kMembershipType},
                 {"origin", d_.keys.server_name()},
                 {"group", g.group_id},
@@ -649,6 +730,7 @@ Status GroupService::AnnounceMembership(storage::WriteTxn& txn,
                  {{"member", r.member_id},
                   {"state", ToString(r.state)},
                   {"role", ToString(r.role)},
+                  {"version", version},
                   {"group", GroupJson(g)}}}};
   HEARTH_RETURN_IF_ERROR(
       federation::SignJson(event, d_.keys.server_name(), d_.keys.current()));

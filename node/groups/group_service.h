@@ -308,6 +308,29 @@ class GroupService {
                        const MembershipRecord& r, Effects& fx) const;
   Status DeleteMembership(storage::WriteTxn& txn, const std::string& gid,
                           const std::string& member, Effects& fx) const;
+  // On the host: the group's membership version, which every membership
+  // write (PutMembership, DeleteMembership) moves on by one. Answers and
+  // `group.membership` events carry it, so the member's node can tell a
+  // late word from a newer one without trusting clocks (groups.md §4.4).
+  Result<std::uint64_t> MembershipVersion(const storage::Txn& txn,
+                                          const std::string& gid) const;
+  Status BumpMembershipVersion(storage::WriteTxn& txn,
+                               const std::string& gid) const;
+  // The `version` in a host's answer or event content; 0 when absent or
+  // not a positive integer (a host of an older build).
+  static std::uint64_t VersionIn(const nlohmann::json& j);
+  // On a member's node: the host's version and time of the last change to
+  // `member`'s state in a remote group that this node took, kept after
+  // the row is gone (a leave, a refusal, an unban).
+  struct Taken {
+    std::uint64_t version = 0;  // 0: the host sent none (an older build)
+    std::int64_t ts = 0;
+  };
+  Result<std::optional<Taken>> GetTaken(const storage::Txn& txn,
+                                        const std::string& gid,
+                                        const std::string& member) const;
+  Status PutTaken(storage::WriteTxn& txn, const std::string& gid,
+                  const std::string& member, const Taken& taken) const;
   Result<std::uint64_t> LastSeq(const storage::Txn& txn,
                                 const std::string& gid) const;
   // The message key of an author event this host accepted already (its

@@ -22,6 +22,11 @@ struct GroupService::Tables {
   // post): no longer written; read while it still has entries.
   storage::Dbi by_event_v1;
   bool by_event_v1_in_use = false;
+  // On the host: group id -> its membership version (u64 BE).
+  storage::Dbi membership_version;
+  // On members' nodes: MemberKey -> the last change taken (Taken: version
+  // u64 BE, then the host's ts as u64 BE).
+  storage::Dbi taken;
 };
 
 }  // namespace hearth

@@ -137,7 +137,30 @@ class GroupsTest : public ::testing::Test {
                            : c->Post(path.c_str(), h, text, "application/json");
   }
 
+  // Puts `events` to `to` in a transaction that `from` signs, as its
+  // sender would; returns the per-event results.
+  json SendAs(NodeProcess& from, const std::string& from_name, NodeProcess& to,
+              const std::string& to_name, const json& events) {
+    auto keys = federation::LoadKeyFile(from.data_dir() + "/node.key");
+    EXPECT_TRUE(keys);
+    json txn = {{"origin", from_name},
+                {"destination", to_name},
+                {"ts", clock_.NowMs()},
+                {"events", events}};
+    std::string path = "/_hearth/v1/send/test-" + std::to_string(++sent_);
+    auto auth = federation::SignRequest(keys->front(), from_name, to_name,
+                                        "PUT", path, clock_.NowMs(), &txn);
+    auto res =
+        to.Client()->Put(path.c_str(), {{"Authorization", *auth}},
+                         *federation::Canonicalize(txn), "application/json");
+    EXPECT_TRUE(res);
+    if (!res) return json();
+    EXPECT_EQ(res->status, 200) << res->body;
+    return JsonOf(res)["results"];
+  }
+
   SystemClock clock_;
+  int sent_ = 0;
   NodeProcess a_{Options("a.test")};
   NodeProcess b_{Options("b.test")};
   NodeProcess c_{Options("c.test")};
@@ -404,11 +427,96 @@ TEST_F(GroupsTest, ABannedRemoteMembersPostsAreRefusedByTheHost) {
   EXPECT_EQ(r.status, 403);
   EXPECT_EQ(r.body["error"]["code"], "banned");
   EXPECT_EQ(History(a_, alice_, gid).size(), 1u);
+  // A leave relayed for bob answers that the ban holds, and b keeps it
+  // even if the ban's own event comes after that answer.
+  std::string leave = "/_hearth/v1/groups/" + PercentEncode(gid) + "/leave";
+  json who = {{"member", "@bob@b.test"}};
+  auto left = Signed(b_, "b.test", a_, "a.test", "POST", leave, &who);
+  ASSERT_TRUE(left);
+  ASSERT_EQ(left->status, 200) << left->body;
+  EXPECT_EQ(JsonOf(left)["status"], "banned");
+  EXPECT_GT(JsonOf(left)["version"].get<std::uint64_t>(), 0u);
   // b learns of the ban.
   EXPECT_TRUE(WaitFor([&] {
     return Call(b_, "GET", G(gid), bob_).body["membership"] == "banned";
   }));
   EXPECT_EQ(Call(b_, "POST", G(gid) + "/join", bob_).status, 403);
+}
+
+// Host answers and group.membership events can cross, and an event can be
+// sent again after a restart: the member's node keeps the newest word by
+// the host's membership version, also once the member's row is gone.
+TEST_F(GroupsTest, ALateOrRepeatedMembershipEventDoesNotUndoANewerState) {
+  std::string gid = CreateGroup("late-word", "invite");
+  const std::string bob = "@bob@b.test";
+  auto state = [&] {
+    return Call(b_, "GET", G(gid), bob_).body["membership"].get<std::string>();
+  };
+  ASSERT_EQ(Call(a_, "POST", G(gid) + "/invites/" + PercentEncode(bob), alice_)
+                .status,
+            200);
+  ASSERT_TRUE(WaitFor([&] { return state() == "invited"; }));
+  const std::int64_t invited_ts = clock_.NowMs();
+  Join(b_, bob_, gid);
+  ASSERT_EQ(Call(b_, "POST", G(gid) + "/leave", bob_).status, 200);
+  ASSERT_EQ(state(), "none");
+
+  // The invitation again, as a's outbox would send it late: signed by a,
+  // with the version the real one had (the owner's row was 1).
+  auto group = Signed(b_, "b.test", a_, "a.test", "GET",
+                      "/_hearth/v1/groups/" + PercentEncode(gid), nullptr);
+  ASSERT_TRUE(group);
+  ASSERT_EQ(group->status, 200) << group->body;
+  auto a_keys = federation::LoadKeyFile(a_.data_dir() + "/node.key");
+  ASSERT_TRUE(a_keys);
+  auto membership = [&](const std::string& st, std::uint64_t version,
+                        std::int64_t ts) {
+    json e = {{"type", "group.membership"},
+              {"origin", "a.test"},
+              {"group", gid},
+              {"ts", ts},
+              {"content",
+               {{"member", bob},
+                {"state", st},
+                {"role", "member"},
+                {"group", JsonOf(group)}}}};
+    if (version) e["content"]["version"] = version;
+    EXPECT_TRUE(federation::SignJson(e, "a.test", a_keys->front()));
+    return e;
+  };
+  json results = SendAs(a_, "a.test", b_, "b.test",
+                        json::array({membership("invited", 2, invited_ts)}));
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_FALSE((*results.begin()).contains("error")) << results.dump();
+  EXPECT_EQ(state(), "none");
+  // From a host that sends no version (an older build), its clock orders:
+  // the leave's time outlives the row.
+  SendAs(a_, "a.test", b_, "b.test",
+         json::array({membership("invited", 0, invited_ts)}));
+  EXPECT_EQ(state(), "none");
+
+  // A newer word is taken: a invites bob again.
+  ASSERT_EQ(Call(a_, "POST", G(gid) + "/invites/" + PercentEncode(bob), alice_)
+                .status,
+            200);
+  ASSERT_TRUE(WaitFor([&] { return state() == "invited"; }));
+
+  // The same event twice (a resend after a restart) tells bob once.
+  Answer head = Call(b_, "GET", "/api/v1/sync", bob_);
+  ASSERT_EQ(head.status, 200);
+  json twice = membership("banned", 1000, clock_.NowMs());
+  SendAs(a_, "a.test", b_, "b.test", json::array({twice}));
+  SendAs(a_, "a.test", b_, "b.test", json::array({twice}));
+  EXPECT_EQ(state(), "banned");
+  Answer items = Call(
+      b_, "GET",
+      "/api/v1/sync?timeout=0&since=" + head.body["next"].get<std::string>(),
+      bob_);
+  ASSERT_EQ(items.status, 200);
+  int told = 0;
+  for (const auto& e : items.body["events"])
+    told += e["type"] == "group.membership" ? 1 : 0;
+  EXPECT_EQ(told, 1) << items.body.dump();
 }
 
 TEST_F(GroupsTest, ARetriedRelayGetsItsFirstAcceptBackEvenAfterARestart) {
