@@ -3,6 +3,9 @@
 // place.
 #pragma once
 
+#include <chrono>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -13,10 +16,16 @@
 
 namespace hearth::http {
 
+struct Parked;
+
 struct Reply {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  // Set instead of an answer when there is nothing to say yet (a long
+  // poll): the server keeps the connection without a thread until the
+  // wait ends, then asks again (see Parked).
+  std::shared_ptr<Parked> park;
 
   // Bytes that are not UTF-8 (which a message may quote from what a
   // client or peer sent) become U+FFFD instead of an exception.
@@ -29,6 +38,23 @@ struct Reply {
   static Reply Text(int status, std::string body, std::string content_type) {
     return Reply{status, std::move(body), std::move(content_type)};
   }
+  static Reply Later(std::shared_ptr<Parked> parked) {
+    Reply r;
+    r.park = std::move(parked);
+    return r;
+  }
+};
+
+// A reply to come. The server calls `arm` once with a `wake` function that
+// may be called, once, from any thread (at once included) when there may
+// be something to say; at `wake` or at `deadline`, whichever comes first,
+// a pool thread calls `resume` (`timed_out`: the deadline passed, or the
+// server is stopping). `resume` gives the reply, or parks again. Both
+// run without the request: they must own what they need.
+struct Parked {
+  std::chrono::steady_clock::time_point deadline;
+  std::function<void(std::function<void()> wake)> arm;
+  std::function<Result<Reply>(bool timed_out)> resume;
 };
 
 struct Request {

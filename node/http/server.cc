@@ -198,6 +198,25 @@ Server::Server(ServerOptions options, Router router, Metrics& metrics)
       [in_flight = in_flight_] { return double(in_flight->load()); });
 }
 
+// A connection, between pool threads: what is read and not yet answered,
+// and, while a request is parked, that request and its continuation.
+struct Server::Conn {
+  int fd = -1;
+  std::string peer;
+  std::string buf;  // bytes read, from the start of the current request
+  size_t served = 0;
+  RawRequest req;  // the request being answered
+  size_t consumed = 0;
+  std::string route;
+  SteadyClock::time_point start;
+  std::shared_ptr<Parked> park;  // set while parked
+  // Under the server's mu_: where a parked request is.
+  enum class State { kServing, kArming, kWokenWhileArming, kParked };
+  State state = State::kServing;
+  bool timed_out = false;
+  std::multimap<SteadyClock::time_point, std::shared_ptr<Conn>>::iterator at;
+};
+
 Server::~Server() {
   Stop();
   if (!workers_.empty()) {
@@ -205,9 +224,17 @@ Server::~Server() {
     std::lock_guard<std::mutex> lock(mu_);
     workers_stop_ = true;
     cv_.notify_all();
+    park_cv_.notify_all();
   }
   for (auto& t : workers_)
     if (t.joinable()) t.join();
+  if (park_timer_.joinable()) park_timer_.join();
+  {
+    std::lock_guard<std::mutex> lock(waker_->mu);
+    waker_->server = nullptr;
+  }
+  pending_.clear();
+  parked_.clear();
   for (int fd : open_) ::close(fd);
   if (listen_fd_ >= 0) ::close(listen_fd_);
 }
@@ -268,8 +295,13 @@ Status Server::Bind() {
 }
 
 void Server::Serve() {
+  {
+    std::lock_guard<std::mutex> lock(waker_->mu);
+    waker_->server = this;
+  }
   for (int i = 0; i < std::max(1, options_.threads); ++i)
     workers_.emplace_back([this] { Work(); });
+  park_timer_ = std::thread([this] { ParkTimer(); });
   while (!stopping_) {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
@@ -290,105 +322,208 @@ void Server::Serve() {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
     SetTimeout(fd, SO_RCVTIMEO, options_.keep_alive_timeout_s);
     SetTimeout(fd, SO_SNDTIMEO, options_.write_timeout_s);
+    auto c = std::make_shared<Conn>();
+    c->fd = fd;
     std::lock_guard<std::mutex> lock(mu_);
     open_.insert(fd);
     if (stopping_) ::shutdown(fd, SHUT_RD);  // Stop() missed it
-    pending_.push_back(fd);
+    pending_.push_back(std::move(c));
     cv_.notify_one();
   }
   {
+    // Stop() put every parked request back in the queue, and none parks
+    // once stopping: the workers answer them all before they return.
     std::lock_guard<std::mutex> lock(mu_);
     workers_stop_ = true;
     cv_.notify_all();
+    park_cv_.notify_all();
   }
   for (auto& t : workers_) t.join();
   workers_.clear();
+  if (park_timer_.joinable()) park_timer_.join();
+  std::lock_guard<std::mutex> lock(waker_->mu);
+  waker_->server = nullptr;
 }
 
 void Server::Stop() {
   stopping_ = true;
   std::lock_guard<std::mutex> lock(mu_);
   // Wakes accept() (it fails at once) and every read that waits for a
-  // request; a request being handled still gets its answer.
+  // request; a request being handled still gets its answer, and so does
+  // every parked one, at once.
   if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
   for (int fd : open_) ::shutdown(fd, SHUT_RD);
+  for (auto& [deadline, c] : parked_) {
+    c->state = Conn::State::kServing;
+    c->timed_out = true;
+    pending_.push_back(c);
+  }
+  parked_.clear();
+  cv_.notify_all();
 }
 
 void Server::Work() {
   while (true) {
-    int fd = -1;
+    std::shared_ptr<Conn> c;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return !pending_.empty() || workers_stop_; });
       if (pending_.empty()) return;
-      fd = pending_.front();
+      c = std::move(pending_.front());
       pending_.pop_front();
     }
-    if (!stopping_) ServeConnection(fd);
+    if (ServeConnection(c)) continue;  // parked: it comes back when ready
     std::lock_guard<std::mutex> lock(mu_);
-    open_.erase(fd);
-    ::close(fd);
+    open_.erase(c->fd);
+    ::close(c->fd);
   }
 }
 
-void Server::ServeConnection(int fd) {
-  const std::string peer = PeerAddress(fd);
+void Server::ParkTimer() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!workers_stop_) {
+    auto now = SteadyClock::now();
+    while (!parked_.empty() && parked_.begin()->first <= now) {
+      std::shared_ptr<Conn> c = std::move(parked_.begin()->second);
+      parked_.erase(parked_.begin());
+      c->state = Conn::State::kServing;
+      c->timed_out = true;
+      pending_.push_back(std::move(c));
+      cv_.notify_one();
+    }
+    if (parked_.empty()) {
+      park_cv_.wait(lock);
+    } else {
+      // A copy: the entry may go (a wake-up) while this waits.
+      const SteadyClock::time_point next = parked_.begin()->first;
+      park_cv_.wait_until(lock, next);
+    }
+  }
+}
+
+bool Server::Park(const std::shared_ptr<Conn>& c,
+                  std::shared_ptr<Parked> park) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return false;
+    c->park = std::move(park);
+    c->state = Conn::State::kArming;
+  }
+  // Outside the lock: `arm` may call the wake-up at once, which takes it.
+  // Until the request is in parked_ no other thread touches `c`.
+  std::weak_ptr<Conn> weak = c;
+  c->park->arm([waker = waker_, weak] {
+    std::lock_guard<std::mutex> lock(waker->mu);
+    auto conn = weak.lock();
+    if (waker->server && conn) waker->server->Ready(conn, false);
+  });
+  std::lock_guard<std::mutex> lock(mu_);
+  if (c->state == Conn::State::kWokenWhileArming || stopping_) {
+    c->state = Conn::State::kServing;
+    c->timed_out = stopping_;
+    pending_.push_back(c);
+    cv_.notify_one();
+    return true;
+  }
+  c->state = Conn::State::kParked;
+  c->at = parked_.emplace(c->park->deadline, c);
+  if (c->at == parked_.begin()) park_cv_.notify_one();  // a new earliest
+  return true;
+}
+
+void Server::Ready(const std::shared_ptr<Conn>& c, bool timed_out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (c->state == Conn::State::kArming) {
+    c->state = Conn::State::kWokenWhileArming;
+    return;
+  }
+  if (c->state != Conn::State::kParked) return;  // a wake-up of the past
+  parked_.erase(c->at);
+  c->state = Conn::State::kServing;
+  c->timed_out = timed_out;
+  pending_.push_back(c);
+  cv_.notify_one();
+}
+
+bool Server::ServeConnection(const std::shared_ptr<Conn>& c) {
+  const int fd = c->fd;
+  if (c->peer.empty()) c->peer = PeerAddress(fd);
   const ParseLimits limits{.max_body_bytes = options_.max_body_bytes};
-  std::string buf;
-  RawRequest req;
-  size_t served = 0;
-  while (!stopping_) {
-    // Read until one request is whole. The socket's receive timeout is the
-    // keep-alive timeout: an idle connection closes after it; a request
-    // under way may take up to the read timeout in all.
-    const auto deadline =
-        SteadyClock::now() + std::chrono::seconds(options_.read_timeout_s);
-    bool sent_continue = false;
-    ParseResult parsed;
-    size_t need = 0;
-    while (true) {
-      if (!buf.empty() && buf.size() >= need) {
-        parsed = ParseRequest(buf, limits, &req);
-        if (parsed.state != ParseResult::kNeedMore) break;
-        need = parsed.need;
-        if (parsed.expect_continue && !sent_continue) {
-          if (!SendAll(fd, "HTTP/1.1 100 Continue\r\n\r\n")) return;
-          sent_continue = true;
+  std::string& buf = c->buf;
+  RawRequest& req = c->req;
+  // Set when a parked request comes back: answer it before reading on.
+  bool resumed = c->park != nullptr;
+  while (resumed || !stopping_) {
+    Result<Reply> reply = Error::Internal("no reply");
+    if (resumed) {
+      resumed = false;
+      reply = Resume(*c, c->timed_out);
+    } else {
+      // Read until one request is whole. The socket's receive timeout is
+      // the keep-alive timeout: an idle connection closes after it; a
+      // request under way may take up to the read timeout in all.
+      const auto deadline =
+          SteadyClock::now() + std::chrono::seconds(options_.read_timeout_s);
+      bool sent_continue = false;
+      ParseResult parsed;
+      size_t need = 0;
+      while (true) {
+        if (!buf.empty() && buf.size() >= need) {
+          parsed = ParseRequest(buf, limits, &req);
+          if (parsed.state != ParseResult::kNeedMore) break;
+          need = parsed.need;
+          if (parsed.expect_continue && !sent_continue) {
+            if (!SendAll(fd, "HTTP/1.1 100 Continue\r\n\r\n")) return false;
+            sent_continue = true;
+          }
         }
+        // Into the stack, then appended: a connection waiting in a long
+        // poll keeps only what it was sent, not a zeroed 16 KiB buffer.
+        char chunk[16384];
+        ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+        if (n > 0) {
+          buf.append(chunk, size_t(n));
+          continue;
+        }
+        if (n == 0) return false;  // closed (or shut down by Stop)
+        if (errno == EINTR) continue;
+        if ((errno == EAGAIN || errno == EWOULDBLOCK) && !buf.empty() &&
+            SteadyClock::now() < deadline && !stopping_)
+          continue;    // a slow request: keep reading until the read timeout
+        return false;  // idle past the keep-alive timeout, or an error
       }
-      // Into the stack, then appended: a connection waiting in a long poll
-      // keeps only what it was sent, not a zeroed 16 KiB buffer.
-      char chunk[16384];
-      ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-      if (n > 0) {
-        buf.append(chunk, size_t(n));
-        continue;
+      if (parsed.state == ParseResult::kError) {
+        // The rest of the bytes cannot be framed: answer and close.
+        std::string body =
+            ErrorBody(Error::Invalid(parsed.code, parsed.message));
+        std::string head = Head(parsed.status, "application/json", body.size(),
+                                {}, false, false);
+        if (SendAll(fd, head, body)) LingeringClose(fd);
+        metrics_.Add("hearth_http_requests_total",
+                     {{"listener", options_.name},
+                      {"route", "unparsed"},
+                      {"method", "-"},
+                      {"status", std::to_string(parsed.status)}});
+        return false;
       }
-      if (n == 0) return;  // closed (or shut down by Stop)
-      if (errno == EINTR) continue;
-      if ((errno == EAGAIN || errno == EWOULDBLOCK) && !buf.empty() &&
-          SteadyClock::now() < deadline && !stopping_)
-        continue;  // a slow request: keep reading until the read timeout
-      return;      // idle past the keep-alive timeout, or an error
+      ++c->served;
+      c->consumed = parsed.consumed;
+      c->start = SteadyClock::now();
+      in_flight_->fetch_add(1, std::memory_order_relaxed);
+      reply = Handle(req, c->peer, &c->route);
     }
-    if (parsed.state == ParseResult::kError) {
-      // The rest of the bytes cannot be framed: answer and close.
-      std::string body = ErrorBody(Error::Invalid(parsed.code, parsed.message));
-      std::string head = Head(parsed.status, "application/json", body.size(),
-                              {}, false, false);
-      if (SendAll(fd, head, body)) LingeringClose(fd);
-      metrics_.Add("hearth_http_requests_total",
-                   {{"listener", options_.name},
-                    {"route", "unparsed"},
-                    {"method", "-"},
-                    {"status", std::to_string(parsed.status)}});
-      return;
+    if (reply && reply->park) {
+      if (Park(c, std::move(reply->park))) return true;
+      reply = Resume(*c, true);  // stopping: answer with what there is
+      if (reply && reply->park)
+        reply = Error::Unavailable("stopping", "the node is stopping");
     }
-    ++served;
-    Response res = Dispatch(req, peer);
+    c->park.reset();
+    in_flight_->fetch_sub(1, std::memory_order_relaxed);
+    Response res = Respond(req, c->route, std::move(reply), c->start);
     // After the handler: a stop meanwhile closes the connection.
     bool keep_alive = req.keep_alive && !stopping_ &&
-                      served < options_.keep_alive_max_requests;
+                      c->served < options_.keep_alive_max_requests;
     bool head_only = req.method == "HEAD";
     std::string head = Head(res.status, res.content_type, res.body.size(),
                             res.headers, keep_alive, req.minor_version == 0);
@@ -397,9 +532,10 @@ void Server::ServeConnection(int fd) {
     bool sent = (head_only || res.body.size() > 8192)
                     ? SendAll(fd, head, head_only ? "" : res.body)
                     : SendAll(fd, head + res.body);
-    if (!sent || !keep_alive) return;
-    buf.erase(0, parsed.consumed);
+    if (!sent || !keep_alive) return false;
+    buf.erase(0, c->consumed);
   }
+  return false;
 }
 
 std::string Server::ClientAddress(const RawRequest& raw,
@@ -417,17 +553,49 @@ std::string Server::ClientAddress(const RawRequest& raw,
   return last.substr(begin, end - begin + 1);
 }
 
-Server::Response Server::Dispatch(const RawRequest& raw,
-                                  const std::string& peer) {
-  auto start = SteadyClock::now();
-  in_flight_->fetch_add(1, std::memory_order_relaxed);
-  struct Done {
-    std::atomic<std::int64_t>& n;
-    ~Done() { n.fetch_sub(1, std::memory_order_relaxed); }
-  } done{*in_flight_};
-  std::string route = "unmatched";
+Result<Reply> Server::Handle(const RawRequest& raw, const std::string& peer,
+                             std::string* route) {
+  *route = "unmatched";
+  // Route on the raw request target: decoding ids twice would turn %2540
+  // into '@' and an encoded '/' into a path separator.
+  auto match = router_.Find(raw.method, raw.Path());
+  if (!match) return match.error();
+  *route = match->route->pattern;
+  Request request{raw, std::move(match->params), ClientAddress(raw, peer)};
+  try {
+    return match->route->handler(request);
+  } catch (const std::exception& e) {
+    return Error::Internal(std::string("exception: ") + e.what());
+  } catch (...) {
+    return Error::Internal("exception");
+  }
+}
+
+Result<Reply> Server::Resume(Conn& c, bool timed_out) {
+  std::shared_ptr<Parked> park = std::move(c.park);
+  try {
+    return park->resume(timed_out);
+  } catch (const std::exception& e) {
+    return Error::Internal(std::string("exception: ") + e.what());
+  } catch (...) {
+    return Error::Internal("exception");
+  }
+}
+
+Server::Response Server::Respond(const RawRequest& raw,
+                                 const std::string& route, Result<Reply> reply,
+                                 SteadyClock::time_point start) {
   Response res;
-  auto write_error = [&](const Error& error) {
+  if (reply) {
+    res.status = reply->status;
+    res.body = std::move(reply->body);
+    res.content_type = std::move(reply->content_type);
+  } else {
+    const Error& error = reply.error();
+    if (error.kind == ErrorKind::kInternal) {
+      spdlog::error("{}: {} {}: {}", options_.name, raw.method, route,
+                    error.message);
+    }
     res.status = StatusFor(error.kind);
     res.content_type = "application/json";
     res.body = ErrorBody(error);
@@ -438,35 +606,6 @@ Server::Response Server::Dispatch(const RawRequest& raw,
       res.headers.emplace_back(
           "WWW-Authenticate",
           raw.target.rfind("/_hearth/", 0) == 0 ? "Hearth" : "Bearer");
-  };
-  // Route on the raw request target: decoding ids twice would turn %2540
-  // into '@' and an encoded '/' into a path separator.
-  auto match = router_.Find(raw.method, raw.Path());
-  if (!match) {
-    write_error(match.error());
-  } else {
-    route = match->route->pattern;
-    Request request{raw, std::move(match->params), ClientAddress(raw, peer)};
-    Result<Reply> reply = Error::Internal("no reply");
-    try {
-      reply = match->route->handler(request);
-    } catch (const std::exception& e) {
-      reply = Error::Internal(std::string("exception: ") + e.what());
-    } catch (...) {
-      reply = Error::Internal("exception");
-    }
-    if (reply) {
-      res.status = reply->status;
-      res.body = std::move(reply->body);
-      res.content_type = std::move(reply->content_type);
-    } else {
-      const Error& e = reply.error();
-      if (e.kind == ErrorKind::kInternal) {
-        spdlog::error("{}: {} {}: {}", options_.name, raw.method, route,
-                      e.message);
-      }
-      write_error(e);
-    }
   }
   double seconds =
       std::chrono::duration<double>(SteadyClock::now() - start).count();

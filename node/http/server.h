@@ -9,9 +9,15 @@
 // GET /api/v1/node). That was a sixth of a group post's CPU and most of a
 // sync round trip's. Framing rules: spec/api.md §3.5.
 //
-// The model is unchanged: a pool thread owns a connection for its life
-// (handlers block: group commit, long-poll sync), so `threads` bounds the
-// connections served at once and further ones wait in the accept queue.
+// A pool thread owns a connection while it reads and answers requests
+// (handlers block: group commit, a relay to a peer), so `threads` bounds
+// the connections served at once and further ones wait in the accept
+// queue. A request with nothing to say yet (a long-poll sync) is parked
+// instead (http::Parked): its connection waits without a thread, in a
+// list ordered by deadline that one timer thread watches, until the
+// handler's wake-up or the deadline puts it back in the queue for a pool
+// thread to answer. So waiting members cost a socket and a few hundred
+// bytes each, not a thread, and cannot starve other requests.
 // TCP_NODELAY is on (one send per response, so no Nagle stall); the
 // listening socket has SO_REUSEADDR only, not SO_REUSEPORT, so a second
 // node cannot silently share the port.
@@ -21,6 +27,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -84,9 +91,32 @@ class Server {
     std::vector<std::pair<std::string, std::string>> headers;
   };
 
+  struct Conn;
+  // Lets a parked request's wake-up reach the server while it runs, and
+  // do nothing once Serve() has returned.
+  struct Waker {
+    std::mutex mu;
+    Server* server = nullptr;
+  };
+
   void Work();
-  void ServeConnection(int fd);
-  Response Dispatch(const RawRequest& raw, const std::string& peer);
+  void ParkTimer();
+  // Serves `c` until it closes (false) or a request is parked (true).
+  bool ServeConnection(const std::shared_ptr<Conn>& c);
+  // Runs the handler of `raw`; sets `route` to the matched pattern.
+  Result<Reply> Handle(const RawRequest& raw, const std::string& peer,
+                       std::string* route);
+  // A parked request's next reply.
+  Result<Reply> Resume(Conn& c, bool timed_out);
+  // The response to `reply`, with the request's metrics recorded.
+  Response Respond(const RawRequest& raw, const std::string& route,
+                   Result<Reply> reply,
+                   std::chrono::steady_clock::time_point start);
+  // Parks `c`, whose request's handler answered `park`. True if it waits
+  // now; false if it is to be resumed at once (stopping).
+  bool Park(const std::shared_ptr<Conn>& c, std::shared_ptr<Parked> park);
+  // A parked request's wake-up, or its deadline, or Stop().
+  void Ready(const std::shared_ptr<Conn>& c, bool timed_out);
   std::string ClientAddress(const RawRequest& raw,
                             const std::string& peer) const;
 
@@ -102,10 +132,18 @@ class Server {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<int> pending_;  // accepted, waiting for a pool thread
-  std::set<int> open_;       // every accepted socket not yet closed
+  // Accepted connections, and parked ones that are ready, waiting for a
+  // pool thread.
+  std::deque<std::shared_ptr<Conn>> pending_;
+  std::set<int> open_;  // every accepted socket not yet closed
   bool workers_stop_ = false;
   std::vector<std::thread> workers_;
+  // Parked requests by deadline, and the thread that ends their waits.
+  std::multimap<std::chrono::steady_clock::time_point, std::shared_ptr<Conn>>
+      parked_;
+  std::condition_variable park_cv_;
+  std::thread park_timer_;
+  std::shared_ptr<Waker> waker_ = std::make_shared<Waker>();
 };
 
 }  // namespace hearth::http

@@ -10,8 +10,12 @@
 
 #include <gtest/gtest.h>
 #include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "tests/support/node_process.h"
 
@@ -48,6 +52,22 @@ class ServerTest : public ::testing::Test {
     router.Add("GET", "/auth", [](const Request& req) -> Result<Reply> {
       HEARTH_ASSIGN_OR_RETURN(auto token, req.BearerToken());
       return Reply{200, token, "text/plain"};
+    });
+    // A long poll: parked until Ring() or `ms` pass.
+    router.Add("GET", "/wait", [this](const Request& req) -> Result<Reply> {
+      auto ms = QueryInt(req, "ms", 0, 60000);
+      if (!ms) return ms.error();
+      auto parked = std::make_shared<Parked>();
+      parked->deadline = std::chrono::steady_clock::now() +
+                         std::chrono::milliseconds(ms->value_or(5000));
+      parked->arm = [this](std::function<void()> wake) {
+        std::lock_guard<std::mutex> lock(bell_mu_);
+        bell_.push_back(std::move(wake));
+      };
+      parked->resume = [](bool timed_out) -> Result<Reply> {
+        return Reply{200, timed_out ? "timed out" : "woken", "text/plain"};
+      };
+      return Reply::Later(std::move(parked));
     });
     options.name = "test";
     options.max_body_bytes = 1024;
@@ -131,9 +151,26 @@ class ServerTest : public ::testing::Test {
     return ::recv(fd, &c, 1, 0) == 0;
   }
 
+  // Wakes every parked /wait; returns how many it woke.
+  size_t Ring() {
+    std::vector<std::function<void()>> wakes;
+    {
+      std::lock_guard<std::mutex> lock(bell_mu_);
+      wakes.swap(bell_);
+    }
+    for (auto& wake : wakes) wake();
+    return wakes.size();
+  }
+  size_t ParkedCount() {
+    std::lock_guard<std::mutex> lock(bell_mu_);
+    return bell_.size();
+  }
+
   Metrics metrics_;
   std::unique_ptr<Server> server_;
   std::thread thread_;
+  std::mutex bell_mu_;
+  std::vector<std::function<void()>> bell_;
 };
 
 TEST_F(ServerTest, BytesThatAreNotUtf8AreQuotedNotThrown) {
@@ -312,6 +349,69 @@ TEST_F(ServerTest, BindNamesTheAddressInUse) {
   EXPECT_NE(bound.error().message.find("address already in use"),
             std::string::npos)
       << bound.error().message;
+}
+
+// Waiting requests hold no thread: with 2 pool threads, 20 parked long
+// polls leave both free for other requests; a wake-up answers them all,
+// each on a connection that then serves its next request.
+TEST_F(ServerTest, ParkedRequestsHoldNoThreadAndAnswerWhenWoken) {
+  Start(ServerOptions{.threads = 2});
+  std::vector<int> waiting;
+  for (int i = 0; i < 20; ++i) {
+    waiting.push_back(Connect());
+    Send(waiting.back(), "GET /wait?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n");
+  }
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (ParkedCount() < 20 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(milliseconds(10));
+  ASSERT_EQ(ParkedCount(), 20u);
+  int other = Connect();
+  Send(other, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(Read(other).find("hello you"), std::string::npos);
+  ::close(other);
+
+  EXPECT_EQ(Ring(), 20u);
+  for (int fd : waiting) {
+    EXPECT_NE(Read(fd).find("\r\n\r\nwoken"), std::string::npos);
+    Send(fd, "GET /hello?who=again HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_NE(Read(fd).find("hello again"), std::string::npos);
+    ::close(fd);
+  }
+}
+
+TEST_F(ServerTest, AParkedRequestAnswersAtItsDeadline) {
+  Start(ServerOptions{.threads = 2});
+  int fd = Connect();
+  auto t0 = std::chrono::steady_clock::now();
+  Send(fd, "GET /wait?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string r = Read(fd);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, milliseconds(280));
+  EXPECT_NE(r.find("\r\n\r\ntimed out"), std::string::npos) << r;
+  // A wake-up after the answer changes nothing.
+  EXPECT_EQ(Ring(), 1u);
+  Send(fd, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(Read(fd).find("hello you"), std::string::npos);
+  ::close(fd);
+}
+
+TEST_F(ServerTest, StopAnswersParkedRequestsAtOnce) {
+  Start(ServerOptions{.threads = 2});
+  int fd = Connect();
+  Send(fd, "GET /wait?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (ParkedCount() < 1 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(milliseconds(10));
+  ASSERT_EQ(ParkedCount(), 1u);
+  auto t0 = std::chrono::steady_clock::now();
+  server_->Stop();
+  std::string r = Read(fd);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  EXPECT_NE(r.find("\r\n\r\ntimed out"), std::string::npos) << r;
+  EXPECT_NE(r.find("Connection: close"), std::string::npos) << r;
+  ::close(fd);
+  thread_.join();
+  // The server is gone: a late wake-up does nothing.
+  EXPECT_EQ(Ring(), 1u);
 }
 
 }  // namespace

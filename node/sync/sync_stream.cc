@@ -127,6 +127,7 @@ SyncHub::Waiter::Waiter(SyncHub& hub, std::string member,
 
 SyncHub::Waiter::~Waiter() {
   std::lock_guard<std::mutex> lock(hub_.mu_);
+  slot_->listeners.erase(this);
   if (--slot_->waiters == 0) hub_.slots_.erase(member_);
   --hub_.waiting_;
 }
@@ -139,6 +140,26 @@ bool SyncHub::Waiter::Wait(std::chrono::steady_clock::time_point deadline) {
   });
   seen_ = slot.generation;
   return woke && !hub_.stopped_;
+}
+
+void SyncHub::Waiter::Listen(std::function<void()> wake) {
+  {
+    std::lock_guard<std::mutex> lock(hub_.mu_);
+    Slot& slot = *slot_;
+    bool now = hub_.stopped_ || slot.generation != seen_;
+    seen_ = slot.generation;
+    if (!now) {
+      slot.listeners[this] = std::move(wake);
+      return;
+    }
+    slot.listeners.erase(this);
+  }
+  wake();
+}
+
+bool SyncHub::Waiter::stopped() const {
+  std::lock_guard<std::mutex> lock(hub_.mu_);
+  return hub_.stopped_;
 }
 
 std::unique_ptr<SyncHub::Waiter> SyncHub::Register(const std::string& member) {
@@ -154,6 +175,7 @@ std::unique_ptr<SyncHub::Waiter> SyncHub::Register(const std::string& member) {
 
 void SyncHub::Notify(const std::vector<std::string>& members) {
   std::vector<std::shared_ptr<Waiter::Slot>> woken;
+  std::vector<std::function<void()>> wakes;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& m : members) {
@@ -161,21 +183,31 @@ void SyncHub::Notify(const std::vector<std::string>& members) {
       if (it == slots_.end()) continue;
       ++it->second->generation;
       woken.push_back(it->second);
+      for (auto& [w, wake] : it->second->listeners)
+        wakes.push_back(std::move(wake));
+      it->second->listeners.clear();
     }
   }
   // A waiter checks the generation under the lock before it sleeps, so a
   // wake-up sent after the lock is released is not lost.
   for (const auto& slot : woken) slot->cv.notify_all();
+  for (const auto& wake : wakes) wake();
 }
 
 void SyncHub::Stop() {
   std::vector<std::shared_ptr<Waiter::Slot>> all;
+  std::vector<std::function<void()>> wakes;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopped_ = true;
-    for (auto& [m, slot] : slots_) all.push_back(slot);
+    for (auto& [m, slot] : slots_) {
+      all.push_back(slot);
+      for (auto& [w, wake] : slot->listeners) wakes.push_back(std::move(wake));
+      slot->listeners.clear();
+    }
   }
   for (const auto& slot : all) slot->cv.notify_all();
+  for (const auto& wake : wakes) wake();
 }
 
 size_t SyncHub::waiting() const {

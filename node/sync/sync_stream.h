@@ -91,6 +91,8 @@ class SyncHub {
       std::uint64_t generation = 0;  // guarded by the hub's mutex
       int waiters = 0;               // likewise
       std::condition_variable cv;
+      // Waiters without a thread (Listen), by waiter; likewise guarded.
+      std::map<const Waiter*, std::function<void()>> listeners;
     };
 
     ~Waiter();
@@ -99,6 +101,15 @@ class SyncHub {
     // Waits until the member is notified after registration (or since the
     // last Wait), or until `deadline`, or the hub stops. True if notified.
     bool Wait(std::chrono::steady_clock::time_point deadline);
+    // Wait without a thread: calls `wake` once, on the notifying thread,
+    // at the first notification after registration (or since the last
+    // Wait or Listen), or at once if there was one already or the hub
+    // stopped. Replaces a listener set before. Destroying the waiter
+    // drops it; a `wake` under way may still run, so it must not reach
+    // the waiter itself.
+    void Listen(std::function<void()> wake);
+    // Whether the hub stopped (a resumed waiter then answers at once).
+    bool stopped() const;
 
    private:
     friend class SyncHub;

@@ -888,6 +888,63 @@ TEST_F(GroupsTest, AMemberWhoJoinsAfterPostsIsWokenByTheNextPost) {
 // Sync keeps each member's joined groups in memory between rounds; a
 // join or a leave must show in the very next round, on the host and on
 // a member's own node.
+// A waiting sync holds no listener thread: with 4 of them, 12 members
+// waiting still leave logins and posts answered at once, and a post wakes
+// every waiter.
+TEST(SyncWaitersTest, MoreWaitingMembersThanThreadsLeaveRoomForOthers) {
+  NodeProcess n(NodeOptions{.server_name = "w.test", .http_threads = 4});
+  std::string error;
+  ASSERT_TRUE(n.Start(&error)) << error;
+  std::string owner = RegisterMember(n, "owner");
+  ASSERT_FALSE(owner.empty());
+  Answer g = Call(n, "POST", "/api/v1/groups", owner,
+                  {{"slug", "evening"},
+                   {"name", "Evening circle"},
+                   {"description", "peer support"},
+                   {"topics", {"anxiety"}},
+                   {"language", "en"},
+                   {"visibility", "public"},
+                   {"join_policy", "open"}});
+  ASSERT_EQ(g.status, 201) << g.body.dump();
+  std::string gid = g.body["group_id"];
+  constexpr int kWaiters = 12;
+  std::vector<std::string> tokens, cursors;
+  for (int i = 0; i < kWaiters; ++i) {
+    tokens.push_back(RegisterMember(n, "m" + std::to_string(i)));
+    ASSERT_FALSE(tokens.back().empty());
+    ASSERT_EQ(
+        Call(n, "POST", G(gid) + "/join", tokens.back(), json::object()).status,
+        200);
+    Answer head = Call(n, "GET", "/api/v1/sync", tokens.back());
+    ASSERT_EQ(head.status, 200);
+    cursors.push_back(head.body["next"]);
+  }
+  std::vector<Answer> woke(kWaiters);
+  std::vector<std::thread> waiters;
+  for (int i = 0; i < kWaiters; ++i) {
+    waiters.emplace_back([&, i] {
+      woke[i] = Call(n, "GET", "/api/v1/sync?timeout=20000&since=" + cursors[i],
+                     tokens[i]);
+    });
+  }
+  // Give every waiter time to be parked (4 threads serve them in turn).
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto t0 = std::chrono::steady_clock::now();
+  Answer me = Call(n, "GET", "/api/v1/me", owner);
+  EXPECT_EQ(me.status, 200);
+  Answer post =
+      Call(n, "POST", G(gid) + "/messages", owner, {{"body", "welcome all"}});
+  EXPECT_EQ(post.status, 201) << post.body.dump();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+  for (auto& t : waiters) t.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  for (const auto& w : woke) {
+    ASSERT_EQ(w.status, 200);
+    ASSERT_EQ(w.body["events"].size(), 1u) << w.body.dump();
+    EXPECT_EQ(w.body["events"][0]["body"], "welcome all");
+  }
+}
+
 TEST_F(GroupsTest, SyncFollowsTheGroupsAMemberJoinsAndLeaves) {
   std::string g1 = CreateGroup("first", "open");
   std::string g2 = CreateGroup("second", "open");
