@@ -5,6 +5,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -210,8 +212,9 @@ struct Server::Conn {
   std::string route;
   SteadyClock::time_point start;
   std::shared_ptr<Parked> park;  // set while parked
-  // Under the server's mu_: where a parked request is.
-  enum class State { kServing, kArming, kWokenWhileArming, kParked };
+  // Under the server's mu_: where a parked request is; kIdle: a
+  // connection between requests, watched for its next one (see Idle).
+  enum class State { kServing, kArming, kWokenWhileArming, kParked, kIdle };
   State state = State::kServing;
   bool timed_out = false;
   std::multimap<SteadyClock::time_point, std::shared_ptr<Conn>>::iterator at;
@@ -224,19 +227,22 @@ Server::~Server() {
     std::lock_guard<std::mutex> lock(mu_);
     workers_stop_ = true;
     cv_.notify_all();
-    park_cv_.notify_all();
+    WakeWatcher();
   }
   for (auto& t : workers_)
     if (t.joinable()) t.join();
-  if (park_timer_.joinable()) park_timer_.join();
+  if (watcher_.joinable()) watcher_.join();
   {
     std::lock_guard<std::mutex> lock(waker_->mu);
     waker_->server = nullptr;
   }
   pending_.clear();
   parked_.clear();
+  idle_.clear();
   for (int fd : open_) ::close(fd);
   if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
+  if (event_fd_ >= 0) ::close(event_fd_);
 }
 
 Status Server::Bind() {
@@ -299,9 +305,19 @@ void Server::Serve() {
     std::lock_guard<std::mutex> lock(waker_->mu);
     waker_->server = this;
   }
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  event_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (epoll_fd_ < 0 || event_fd_ < 0) {
+    spdlog::error("{}: epoll/eventfd: {}", options_.name, std::strerror(errno));
+    return;
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = event_fd_;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev);
   for (int i = 0; i < std::max(1, options_.threads); ++i)
     workers_.emplace_back([this] { Work(); });
-  park_timer_ = std::thread([this] { ParkTimer(); });
+  watcher_ = std::thread([this] { Watch(); });
   while (!stopping_) {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
@@ -336,30 +352,50 @@ void Server::Serve() {
     std::lock_guard<std::mutex> lock(mu_);
     workers_stop_ = true;
     cv_.notify_all();
-    park_cv_.notify_all();
+    WakeWatcher();
   }
   for (auto& t : workers_) t.join();
   workers_.clear();
-  if (park_timer_.joinable()) park_timer_.join();
+  if (watcher_.joinable()) watcher_.join();
   std::lock_guard<std::mutex> lock(waker_->mu);
   waker_->server = nullptr;
 }
 
 void Server::Stop() {
   stopping_ = true;
+  {
+    std::lock_guard<std::mutex> lock(in_place_mu_);
+    for (InPlace* here : in_place_) {
+      std::lock_guard<std::mutex> waiting(here->mu);
+      here->stop = true;
+      here->cv.notify_one();
+    }
+  }
   std::lock_guard<std::mutex> lock(mu_);
   // Wakes accept() (it fails at once) and every read that waits for a
   // request; a request being handled still gets its answer, and so does
   // every parked one, at once.
   if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
   for (int fd : open_) ::shutdown(fd, SHUT_RD);
+  // An idle connection goes back too: its read finds it shut down.
   for (auto& [deadline, c] : parked_) {
+    if (c->state == Conn::State::kIdle) {
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd, nullptr);
+      idle_.erase(c->fd);
+    }
     c->state = Conn::State::kServing;
     c->timed_out = true;
     pending_.push_back(c);
   }
   parked_.clear();
   cv_.notify_all();
+}
+
+void Server::WakeWatcher() {
+  if (event_fd_ < 0) return;
+  std::uint64_t one = 1;
+  ssize_t n = ::write(event_fd_, &one, sizeof one);
+  (void)n;  // a full counter (EAGAIN) wakes it just as well
 }
 
 void Server::Work() {
@@ -372,33 +408,129 @@ void Server::Work() {
       c = std::move(pending_.front());
       pending_.pop_front();
     }
-    if (ServeConnection(c)) continue;  // parked: it comes back when ready
+    busy_.fetch_add(1, std::memory_order_relaxed);
+    bool parked = ServeConnection(c);
+    busy_.fetch_sub(1, std::memory_order_relaxed);
+    if (parked) continue;  // it comes back when ready
     std::lock_guard<std::mutex> lock(mu_);
     open_.erase(c->fd);
     ::close(c->fd);
   }
 }
 
-void Server::ParkTimer() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!workers_stop_) {
-    auto now = SteadyClock::now();
-    while (!parked_.empty() && parked_.begin()->first <= now) {
-      std::shared_ptr<Conn> c = std::move(parked_.begin()->second);
-      parked_.erase(parked_.begin());
+bool Server::HasSpareThreads() const {
+  if (!options_.wait_in_place) return false;
+  const int threads = std::max(1, options_.threads);
+  return busy_.load(std::memory_order_relaxed) * 4 <= threads * 3;
+}
+
+Result<Reply> Server::WaitHere(Conn& c, std::shared_ptr<Parked> park) {
+  while (true) {
+    auto here = std::make_shared<InPlace>();
+    {
+      std::lock_guard<std::mutex> lock(in_place_mu_);
+      here->stop = stopping_;
+      in_place_.insert(here.get());
+    }
+    // The wake-up may come late, after this wait ended: it only touches
+    // `here`, which it keeps alive.
+    park->arm([here] {
+      std::lock_guard<std::mutex> lock(here->mu);
+      here->woken = true;
+      here->cv.notify_one();
+    });
+    bool woken;
+    {
+      std::unique_lock<std::mutex> lock(here->mu);
+      here->cv.wait_until(lock, park->deadline,
+                          [&] { return here->woken || here->stop; });
+      woken = here->woken;
+    }
+    {
+      std::lock_guard<std::mutex> lock(in_place_mu_);
+      in_place_.erase(here.get());
+    }
+    c.park = std::move(park);
+    Result<Reply> reply = Resume(c, !woken);
+    if (!reply || !reply->park || stopping_) return reply;
+    park = std::move(reply->park);
+  }
+}
+
+void Server::Watch() {
+  epoll_event events[64];
+  while (true) {
+    int timeout_ms = -1;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (workers_stop_) return;
+      auto now = SteadyClock::now();
+      while (!parked_.empty() && parked_.begin()->first <= now) {
+        std::shared_ptr<Conn> c = std::move(parked_.begin()->second);
+        parked_.erase(parked_.begin());
+        if (c->state == Conn::State::kIdle) {
+          // No next request within the keep-alive timeout: close.
+          ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd, nullptr);
+          idle_.erase(c->fd);
+          open_.erase(c->fd);
+          ::close(c->fd);
+          continue;
+        }
+        c->state = Conn::State::kServing;
+        c->timed_out = true;
+        pending_.push_back(std::move(c));
+        cv_.notify_one();
+      }
+      if (!parked_.empty()) {
+        auto wait = std::chrono::ceil<std::chrono::milliseconds>(
+            parked_.begin()->first - now);
+        timeout_ms = int(std::min<std::int64_t>(wait.count(), 60000));
+      }
+    }
+    // A new earliest deadline, a stop, or a readable idle connection ends
+    // the wait early (Park and Idle write to event_fd_).
+    int n = ::epoll_wait(epoll_fd_, events, 64, timeout_ms);
+    if (n < 0 && errno != EINTR) {
+      spdlog::error("{}: epoll_wait: {}", options_.name, std::strerror(errno));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == event_fd_) {
+        std::uint64_t count;
+        while (::read(event_fd_, &count, sizeof count) > 0) {
+        }
+        continue;
+      }
+      auto it = idle_.find(fd);
+      if (it == idle_.end()) continue;
+      std::shared_ptr<Conn> c = it->second;
+      idle_.erase(it);
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+      parked_.erase(c->at);
       c->state = Conn::State::kServing;
-      c->timed_out = true;
       pending_.push_back(std::move(c));
       cv_.notify_one();
     }
-    if (parked_.empty()) {
-      park_cv_.wait(lock);
-    } else {
-      // A copy: the entry may go (a wake-up) while this waits.
-      const SteadyClock::time_point next = parked_.begin()->first;
-      park_cv_.wait_until(lock, next);
-    }
   }
+}
+
+bool Server::Idle(const std::shared_ptr<Conn>& c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return false;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.fd = c->fd;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c->fd, &ev) != 0) return false;
+  c->state = Conn::State::kIdle;
+  idle_[c->fd] = c;
+  c->at = parked_.emplace(
+      SteadyClock::now() + std::chrono::seconds(options_.keep_alive_timeout_s),
+      c);
+  if (c->at == parked_.begin()) WakeWatcher();
+  return true;
 }
 
 bool Server::Park(const std::shared_ptr<Conn>& c,
@@ -427,7 +559,7 @@ bool Server::Park(const std::shared_ptr<Conn>& c,
   }
   c->state = Conn::State::kParked;
   c->at = parked_.emplace(c->park->deadline, c);
-  if (c->at == parked_.begin()) park_cv_.notify_one();  // a new earliest
+  if (c->at == parked_.begin()) WakeWatcher();  // a new earliest
   return true;
 }
 
@@ -455,6 +587,11 @@ bool Server::ServeConnection(const std::shared_ptr<Conn>& c) {
   bool resumed = c->park != nullptr;
   while (resumed || !stopping_) {
     Result<Reply> reply = Error::Internal("no reply");
+    // Whether this request was parked: a client of long polls is likely
+    // to be slow with its next request, so its connection then waits for
+    // it without a thread (Idle). Other connections keep theirs: a
+    // client sending requests back to back is served without a hand-off.
+    bool was_parked = resumed;
     if (resumed) {
       resumed = false;
       reply = Resume(*c, c->timed_out);
@@ -512,7 +649,11 @@ bool Server::ServeConnection(const std::shared_ptr<Conn>& c) {
       in_flight_->fetch_add(1, std::memory_order_relaxed);
       reply = Handle(req, c->peer, &c->route);
     }
+    if (reply && reply->park && HasSpareThreads()) {
+      reply = WaitHere(*c, std::move(reply->park));
+    }
     if (reply && reply->park) {
+      was_parked = true;
       if (Park(c, std::move(reply->park))) return true;
       reply = Resume(*c, true);  // stopping: answer with what there is
       if (reply && reply->park)
@@ -534,6 +675,7 @@ bool Server::ServeConnection(const std::shared_ptr<Conn>& c) {
                     : SendAll(fd, head + res.body);
     if (!sent || !keep_alive) return false;
     buf.erase(0, c->consumed);
+    if (was_parked && buf.empty() && Idle(c)) return true;
   }
   return false;
 }

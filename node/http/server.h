@@ -60,6 +60,10 @@ struct ServerOptions {
   // requests from them the client address is the last address in that
   // header, which the proxy appended; for anyone else it is the TCP peer.
   std::vector<std::string> trusted_proxies;
+  // Whether a parked request may wait on its own thread while a quarter
+  // of the pool is free (see HasSpareThreads). Tests turn it off to
+  // exercise parking.
+  bool wait_in_place = true;
 };
 
 class Server {
@@ -100,7 +104,27 @@ class Server {
   };
 
   void Work();
-  void ParkTimer();
+  // The watcher thread: ends parked requests at their deadline, hands
+  // idle connections back to the pool when readable, closes them at the
+  // keep-alive timeout.
+  void Watch();
+  void WakeWatcher();
+  // Waits for `c`'s next request without a thread. True if it waits.
+  bool Idle(const std::shared_ptr<Conn>& c);
+  // Whether a quarter of the pool is free: a parked request then waits on
+  // its own thread (WaitHere), as cheap as a blocking wait; otherwise it
+  // gives the thread back (Park). So waiting members never hold more
+  // than three quarters of the threads.
+  bool HasSpareThreads() const;
+  // Waits for a parked request's wake-up on this thread, and resumes it
+  // (again, while it parks again); gives the final reply.
+  Result<Reply> WaitHere(Conn& c, std::shared_ptr<Parked> park);
+  struct InPlace {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool woken = false;
+    bool stop = false;
+  };
   // Serves `c` until it closes (false) or a request is parked (true).
   bool ServeConnection(const std::shared_ptr<Conn>& c);
   // Runs the handler of `raw`; sets `route` to the matched pattern.
@@ -138,11 +162,18 @@ class Server {
   std::set<int> open_;  // every accepted socket not yet closed
   bool workers_stop_ = false;
   std::vector<std::thread> workers_;
-  // Parked requests by deadline, and the thread that ends their waits.
+  // Parked requests and idle connections by deadline; the idle ones also
+  // by socket, in epoll_fd_. event_fd_ interrupts the watcher's wait.
   std::multimap<std::chrono::steady_clock::time_point, std::shared_ptr<Conn>>
       parked_;
-  std::condition_variable park_cv_;
-  std::thread park_timer_;
+  std::map<int, std::shared_ptr<Conn>> idle_;
+  // Requests waiting on their own thread (WaitHere), for Stop().
+  std::mutex in_place_mu_;
+  std::set<InPlace*> in_place_;
+  std::atomic<int> busy_{0};  // pool threads serving a connection
+  int epoll_fd_ = -1;
+  int event_fd_ = -1;
+  std::thread watcher_;
   std::shared_ptr<Waker> waker_ = std::make_shared<Waker>();
 };
 

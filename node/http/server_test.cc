@@ -355,7 +355,7 @@ TEST_F(ServerTest, BindNamesTheAddressInUse) {
 // polls leave both free for other requests; a wake-up answers them all,
 // each on a connection that then serves its next request.
 TEST_F(ServerTest, ParkedRequestsHoldNoThreadAndAnswerWhenWoken) {
-  Start(ServerOptions{.threads = 2});
+  Start(ServerOptions{.threads = 2, .wait_in_place = false});
   std::vector<int> waiting;
   for (int i = 0; i < 20; ++i) {
     waiting.push_back(Connect());
@@ -371,16 +371,36 @@ TEST_F(ServerTest, ParkedRequestsHoldNoThreadAndAnswerWhenWoken) {
   ::close(other);
 
   EXPECT_EQ(Ring(), 20u);
-  for (int fd : waiting) {
+  for (int fd : waiting)
     EXPECT_NE(Read(fd).find("\r\n\r\nwoken"), std::string::npos);
+  // Between requests the long polls' connections hold no thread either.
+  other = Connect();
+  auto t0 = std::chrono::steady_clock::now();
+  Send(other, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(Read(other).find("hello you"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(1000));
+  ::close(other);
+  for (int fd : waiting) {
     Send(fd, "GET /hello?who=again HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_NE(Read(fd).find("hello again"), std::string::npos);
     ::close(fd);
   }
 }
 
+TEST_F(ServerTest, AnIdleConnectionAfterALongPollClosesAtTheKeepAliveTimeout) {
+  Start(ServerOptions{
+      .threads = 2, .keep_alive_timeout_s = 1, .wait_in_place = false});
+  int fd = Connect();
+  Send(fd, "GET /wait?ms=10 HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(Read(fd).find("timed out"), std::string::npos);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(Closed(fd));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, milliseconds(800));
+  ::close(fd);
+}
+
 TEST_F(ServerTest, AParkedRequestAnswersAtItsDeadline) {
-  Start(ServerOptions{.threads = 2});
+  Start(ServerOptions{.threads = 2, .wait_in_place = false});
   int fd = Connect();
   auto t0 = std::chrono::steady_clock::now();
   Send(fd, "GET /wait?ms=300 HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -395,7 +415,7 @@ TEST_F(ServerTest, AParkedRequestAnswersAtItsDeadline) {
 }
 
 TEST_F(ServerTest, StopAnswersParkedRequestsAtOnce) {
-  Start(ServerOptions{.threads = 2});
+  Start(ServerOptions{.threads = 2, .wait_in_place = false});
   int fd = Connect();
   Send(fd, "GET /wait?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n");
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -412,6 +432,35 @@ TEST_F(ServerTest, StopAnswersParkedRequestsAtOnce) {
   thread_.join();
   // The server is gone: a late wake-up does nothing.
   EXPECT_EQ(Ring(), 1u);
+}
+
+// While the pool has room, a waiting request keeps its thread (cheaper
+// than a hand-off) and still answers when woken, at its deadline, or at a
+// stop.
+TEST_F(ServerTest, AWaitOnItsOwnThreadAnswersWokenAtItsDeadlineOrAtAStop) {
+  Start(ServerOptions{.threads = 8});
+  int fd = Connect();
+  Send(fd, "GET /wait?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (ParkedCount() < 1 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(milliseconds(10));
+  ASSERT_EQ(Ring(), 1u);
+  EXPECT_NE(Read(fd).find("\r\n\r\nwoken"), std::string::npos);
+  auto t0 = std::chrono::steady_clock::now();
+  Send(fd, "GET /wait?ms=200 HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(Read(fd).find("\r\n\r\ntimed out"), std::string::npos);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, milliseconds(180));
+  Send(fd, "GET /wait?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n");
+  until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (ParkedCount() < 2 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(milliseconds(10));
+  ASSERT_EQ(ParkedCount(), 2u);  // the deadline's wake-up, and this one
+  t0 = std::chrono::steady_clock::now();
+  server_->Stop();
+  std::string r = Read(fd);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  EXPECT_NE(r.find("\r\n\r\ntimed out"), std::string::npos) << r;
+  ::close(fd);
 }
 
 }  // namespace
