@@ -165,6 +165,12 @@ class ServerTest : public ::testing::Test {
     std::lock_guard<std::mutex> lock(bell_mu_);
     return bell_.size();
   }
+  // Waits (up to 5 s) until `n` wake-ups are held.
+  void WaitParked(size_t n) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (ParkedCount() < n && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(milliseconds(10));
+  }
 
   Metrics metrics_;
   std::unique_ptr<Server> server_;
@@ -361,9 +367,7 @@ TEST_F(ServerTest, ParkedRequestsHoldNoThreadAndAnswerWhenWoken) {
     waiting.push_back(Connect());
     Send(waiting.back(), "GET /wait?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n");
   }
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (ParkedCount() < 20 && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(milliseconds(10));
+  WaitParked(20);
   ASSERT_EQ(ParkedCount(), 20u);
   int other = Connect();
   Send(other, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -418,9 +422,7 @@ TEST_F(ServerTest, StopAnswersParkedRequestsAtOnce) {
   Start(ServerOptions{.threads = 2, .wait_in_place = false});
   int fd = Connect();
   Send(fd, "GET /wait?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n");
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (ParkedCount() < 1 && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(milliseconds(10));
+  WaitParked(1);
   ASSERT_EQ(ParkedCount(), 1u);
   auto t0 = std::chrono::steady_clock::now();
   server_->Stop();
@@ -441,9 +443,7 @@ TEST_F(ServerTest, AWaitOnItsOwnThreadAnswersWokenAtItsDeadlineOrAtAStop) {
   Start(ServerOptions{.threads = 8});
   int fd = Connect();
   Send(fd, "GET /wait?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n");
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (ParkedCount() < 1 && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(milliseconds(10));
+  WaitParked(1);
   ASSERT_EQ(Ring(), 1u);
   EXPECT_NE(Read(fd).find("\r\n\r\nwoken"), std::string::npos);
   auto t0 = std::chrono::steady_clock::now();
@@ -451,9 +451,7 @@ TEST_F(ServerTest, AWaitOnItsOwnThreadAnswersWokenAtItsDeadlineOrAtAStop) {
   EXPECT_NE(Read(fd).find("\r\n\r\ntimed out"), std::string::npos);
   EXPECT_GE(std::chrono::steady_clock::now() - t0, milliseconds(180));
   Send(fd, "GET /wait?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n");
-  until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (ParkedCount() < 2 && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(milliseconds(10));
+  WaitParked(2);
   ASSERT_EQ(ParkedCount(), 2u);  // the deadline's wake-up, and this one
   t0 = std::chrono::steady_clock::now();
   server_->Stop();
