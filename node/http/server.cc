@@ -307,17 +307,19 @@ void Server::Serve() {
   }
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   event_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (epoll_fd_ < 0 || event_fd_ < 0) {
-    spdlog::error("{}: epoll/eventfd: {}", options_.name, std::strerror(errno));
-    return;
-  }
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.fd = event_fd_;
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev);
+  parking_ = epoll_fd_ >= 0 && event_fd_ >= 0 &&
+             ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev) == 0;
+  if (!parking_) {
+    // Still serving: waiting requests then wait on their threads.
+    spdlog::error("{}: epoll/eventfd: {}; waiting requests hold threads",
+                  options_.name, std::strerror(errno));
+  }
   for (int i = 0; i < std::max(1, options_.threads); ++i)
     workers_.emplace_back([this] { Work(); });
-  watcher_ = std::thread([this] { Watch(); });
+  if (parking_) watcher_ = std::thread([this] { Watch(); });
   while (!stopping_) {
     int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
@@ -346,9 +348,11 @@ void Server::Serve() {
     pending_.push_back(std::move(c));
     cv_.notify_one();
   }
+  // However the loop ended: put every parked request and idle connection
+  // back in the queue (none parks once stopping), so that the workers
+  // answer or close them all before they return.
+  Stop();
   {
-    // Stop() put every parked request back in the queue, and none parks
-    // once stopping: the workers answer them all before they return.
     std::lock_guard<std::mutex> lock(mu_);
     workers_stop_ = true;
     cv_.notify_all();
@@ -424,8 +428,8 @@ bool Server::HasSpareThreads() const {
   return busy_.load(std::memory_order_relaxed) * 4 <= threads * 3;
 }
 
-Result<Reply> Server::WaitHere(Conn& c, std::shared_ptr<Parked> park) {
-  while (true) {
+Result<Reply> Server::WaitHere(const std::shared_ptr<Parked>& park) {
+  {
     auto here = std::make_shared<InPlace>();
     {
       std::lock_guard<std::mutex> lock(in_place_mu_);
@@ -450,10 +454,7 @@ Result<Reply> Server::WaitHere(Conn& c, std::shared_ptr<Parked> park) {
       std::lock_guard<std::mutex> lock(in_place_mu_);
       in_place_.erase(here.get());
     }
-    c.park = std::move(park);
-    Result<Reply> reply = Resume(c, !woken);
-    if (!reply || !reply->park || stopping_) return reply;
-    park = std::move(reply->park);
+    return Resume(park, !woken);
   }
 }
 
@@ -519,7 +520,7 @@ void Server::Watch() {
 
 bool Server::Idle(const std::shared_ptr<Conn>& c) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (stopping_) return false;
+  if (stopping_ || !parking_) return false;
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP;
   ev.data.fd = c->fd;
@@ -534,11 +535,11 @@ bool Server::Idle(const std::shared_ptr<Conn>& c) {
 }
 
 bool Server::Park(const std::shared_ptr<Conn>& c,
-                  std::shared_ptr<Parked> park) {
+                  const std::shared_ptr<Parked>& park) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return false;
-    c->park = std::move(park);
+    c->park = park;
     c->state = Conn::State::kArming;
   }
   // Outside the lock: `arm` may call the wake-up at once, which takes it.
@@ -594,7 +595,8 @@ bool Server::ServeConnection(const std::shared_ptr<Conn>& c) {
     bool was_parked = resumed;
     if (resumed) {
       resumed = false;
-      reply = Resume(*c, c->timed_out);
+      std::shared_ptr<Parked> park = std::move(c->park);
+      reply = Resume(park, c->timed_out);
     } else {
       // Read until one request is whole. The socket's receive timeout is
       // the keep-alive timeout: an idle connection closes after it; a
@@ -649,17 +651,22 @@ bool Server::ServeConnection(const std::shared_ptr<Conn>& c) {
       in_flight_->fetch_add(1, std::memory_order_relaxed);
       reply = Handle(req, c->peer, &c->route);
     }
-    if (reply && reply->park && HasSpareThreads()) {
-      reply = WaitHere(*c, std::move(reply->park));
+    // Nothing to say yet: wait here while the pool has room, else give the
+    // thread back; once stopping, answer with what there is.
+    while (reply && reply->park) {
+      std::shared_ptr<Parked> park = std::move(reply->park);
+      if (stopping_) {
+        reply = Resume(park, true);
+        if (reply && reply->park)
+          reply = Error::Unavailable("stopping", "the node is stopping");
+      } else if (parking_ && !HasSpareThreads()) {
+        was_parked = true;
+        if (Park(c, park)) return true;
+        reply = Reply::Later(std::move(park));  // refused: stopping
+      } else {
+        reply = WaitHere(park);
+      }
     }
-    if (reply && reply->park) {
-      was_parked = true;
-      if (Park(c, std::move(reply->park))) return true;
-      reply = Resume(*c, true);  // stopping: answer with what there is
-      if (reply && reply->park)
-        reply = Error::Unavailable("stopping", "the node is stopping");
-    }
-    c->park.reset();
     in_flight_->fetch_sub(1, std::memory_order_relaxed);
     Response res = Respond(req, c->route, std::move(reply), c->start);
     // After the handler: a stop meanwhile closes the connection.
@@ -713,8 +720,8 @@ Result<Reply> Server::Handle(const RawRequest& raw, const std::string& peer,
   }
 }
 
-Result<Reply> Server::Resume(Conn& c, bool timed_out) {
-  std::shared_ptr<Parked> park = std::move(c.park);
+Result<Reply> Server::Resume(const std::shared_ptr<Parked>& park,
+                             bool timed_out) {
   try {
     return park->resume(timed_out);
   } catch (const std::exception& e) {

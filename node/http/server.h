@@ -116,9 +116,9 @@ class Server {
   // gives the thread back (Park). So waiting members never hold more
   // than three quarters of the threads.
   bool HasSpareThreads() const;
-  // Waits for a parked request's wake-up on this thread, and resumes it
-  // (again, while it parks again); gives the final reply.
-  Result<Reply> WaitHere(Conn& c, std::shared_ptr<Parked> park);
+  // Waits for a parked request's wake-up (or deadline, or a stop) on this
+  // thread, then resumes it: the reply, or a new park.
+  Result<Reply> WaitHere(const std::shared_ptr<Parked>& park);
   struct InPlace {
     std::mutex mu;
     std::condition_variable cv;
@@ -130,15 +130,16 @@ class Server {
   // Runs the handler of `raw`; sets `route` to the matched pattern.
   Result<Reply> Handle(const RawRequest& raw, const std::string& peer,
                        std::string* route);
-  // A parked request's next reply.
-  Result<Reply> Resume(Conn& c, bool timed_out);
+  // A parked request's next reply (or a new park).
+  Result<Reply> Resume(const std::shared_ptr<Parked>& park, bool timed_out);
   // The response to `reply`, with the request's metrics recorded.
   Response Respond(const RawRequest& raw, const std::string& route,
                    Result<Reply> reply,
                    std::chrono::steady_clock::time_point start);
   // Parks `c`, whose request's handler answered `park`. True if it waits
   // now; false if it is to be resumed at once (stopping).
-  bool Park(const std::shared_ptr<Conn>& c, std::shared_ptr<Parked> park);
+  bool Park(const std::shared_ptr<Conn>& c,
+            const std::shared_ptr<Parked>& park);
   // A parked request's wake-up, or its deadline, or Stop().
   void Ready(const std::shared_ptr<Conn>& c, bool timed_out);
   std::string ClientAddress(const RawRequest& raw,
@@ -171,6 +172,7 @@ class Server {
   std::mutex in_place_mu_;
   std::set<InPlace*> in_place_;
   std::atomic<int> busy_{0};  // pool threads serving a connection
+  bool parking_ = false;      // the watcher runs (set by Serve)
   int epoll_fd_ = -1;
   int event_fd_ = -1;
   std::thread watcher_;

@@ -69,6 +69,19 @@ class ServerTest : public ::testing::Test {
       };
       return Reply::Later(std::move(parked));
     });
+    // A long poll that begins as the server stops.
+    router.Add(
+        "GET", "/stop-and-wait", [this](const Request&) -> Result<Reply> {
+          server_->Stop();
+          auto parked = std::make_shared<Parked>();
+          parked->deadline =
+              std::chrono::steady_clock::now() + std::chrono::seconds(30);
+          parked->arm = [](std::function<void()>) {};
+          parked->resume = [](bool timed_out) -> Result<Reply> {
+            return Reply{200, timed_out ? "timed out" : "woken", "text/plain"};
+          };
+          return Reply::Later(std::move(parked));
+        });
     options.name = "test";
     options.max_body_bytes = 1024;
     server_ = std::make_unique<Server>(options, std::move(router), metrics_);
@@ -459,6 +472,22 @@ TEST_F(ServerTest, AWaitOnItsOwnThreadAnswersWokenAtItsDeadlineOrAtAStop) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
   EXPECT_NE(r.find("\r\n\r\ntimed out"), std::string::npos) << r;
   ::close(fd);
+}
+
+// A request that would park once the server is stopping is answered at
+// once with what there is, whether it would wait here or be parked.
+TEST_F(ServerTest, ARequestThatWouldWaitAsTheServerStopsIsAnsweredAtOnce) {
+  for (bool in_place : {false, true}) {
+    Start(ServerOptions{.threads = 2, .wait_in_place = in_place});
+    int fd = Connect();
+    Send(fd, "GET /stop-and-wait HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string r = Read(fd);
+    EXPECT_NE(r.find("\r\n\r\ntimed out"), std::string::npos) << r;
+    EXPECT_NE(r.find("Connection: close"), std::string::npos) << r;
+    ::close(fd);
+    thread_.join();
+    server_.reset();
+  }
 }
 
 }  // namespace
