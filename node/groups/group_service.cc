@@ -615,11 +615,16 @@ Result<MemberState> GroupService::Join(const Member& m,
   const std::uint64_t version = VersionIn(answer);
   HEARTH_RETURN_IF_ERROR(Commit([&](storage::WriteTxn& txn,
                                     Effects& fx) -> Status {
-    HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
     HEARTH_ASSIGN_OR_RETURN(auto taken, GetTaken(txn, group_id, m.member_id));
-    // An event the host made after this answer (a ban, a role) may
-    // have been taken first: it holds.
-    if (version != 0 && taken && taken->version > version) return Ok();
+    if (version != 0 && taken && taken->version > version) {
+      // An event the host made after this answer (a ban, a role) was
+      // taken first: it holds, and so does the group copy it brought.
+      HEARTH_ASSIGN_OR_RETURN(auto r,
+                              GetMembership(txn, group_id, m.member_id));
+      state = r ? r->state : MemberState::kNone;
+      return Ok();
+    }
+    HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
     std::int64_t now = d_.clock.NowMs();
     HEARTH_RETURN_IF_ERROR(
         PutMembership(txn, group_id,
@@ -634,6 +639,8 @@ Result<MemberState> GroupService::Join(const Member& m,
     if (state == MemberState::kJoined) fx.backfill.insert(group_id);
     return Ok();
   }));
+  if (state == MemberState::kBanned)  // a ban that overtook the answer
+    return Error::Forbidden("banned", "you are banned from this group");
   return state;
 }
 
