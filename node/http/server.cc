@@ -217,6 +217,7 @@ struct Server::Conn {
   enum class State { kServing, kArming, kWokenWhileArming, kParked, kIdle };
   State state = State::kServing;
   bool timed_out = false;
+  bool watched = false;  // its socket is in the watcher's epoll set
   std::multimap<SteadyClock::time_point, std::shared_ptr<Conn>>::iterator at;
 };
 
@@ -238,7 +239,7 @@ Server::~Server() {
   }
   pending_.clear();
   parked_.clear();
-  idle_.clear();
+  watched_.clear();
   for (int fd : open_) ::close(fd);
   if (listen_fd_ >= 0) ::close(listen_fd_);
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
@@ -383,10 +384,7 @@ void Server::Stop() {
   for (int fd : open_) ::shutdown(fd, SHUT_RD);
   // An idle connection goes back too: its read finds it shut down.
   for (auto& [deadline, c] : parked_) {
-    if (c->state == Conn::State::kIdle) {
-      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd, nullptr);
-      idle_.erase(c->fd);
-    }
+    UnwatchFd(*c);
     c->state = Conn::State::kServing;
     c->timed_out = true;
     pending_.push_back(c);
@@ -469,10 +467,9 @@ void Server::Watch() {
       while (!parked_.empty() && parked_.begin()->first <= now) {
         std::shared_ptr<Conn> c = std::move(parked_.begin()->second);
         parked_.erase(parked_.begin());
+        UnwatchFd(*c);
         if (c->state == Conn::State::kIdle) {
           // No next request within the keep-alive timeout: close.
-          ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd, nullptr);
-          idle_.erase(c->fd);
           open_.erase(c->fd);
           ::close(c->fd);
           continue;
@@ -488,8 +485,9 @@ void Server::Watch() {
         timeout_ms = int(std::min<std::int64_t>(wait.count(), 60000));
       }
     }
-    // A new earliest deadline, a stop, or a readable idle connection ends
-    // the wait early (Park and Idle write to event_fd_).
+    // A new earliest deadline, a stop, a readable idle connection or a
+    // parked one whose client hung up ends the wait early (Park and Idle
+    // write to event_fd_).
     int n = ::epoll_wait(epoll_fd_, events, 64, timeout_ms);
     if (n < 0 && errno != EINTR) {
       spdlog::error("{}: epoll_wait: {}", options_.name, std::strerror(errno));
@@ -505,12 +503,14 @@ void Server::Watch() {
         }
         continue;
       }
-      auto it = idle_.find(fd);
-      if (it == idle_.end()) continue;
+      auto it = watched_.find(fd);
+      if (it == watched_.end()) continue;
       std::shared_ptr<Conn> c = it->second;
-      idle_.erase(it);
-      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+      UnwatchFd(*c);
       parked_.erase(c->at);
+      // Idle: its next request (or its close). Parked: its client hung
+      // up; answered now, the write fails and frees the connection.
+      c->timed_out = c->state == Conn::State::kParked;
       c->state = Conn::State::kServing;
       pending_.push_back(std::move(c));
       cv_.notify_one();
@@ -518,15 +518,28 @@ void Server::Watch() {
   }
 }
 
+bool Server::WatchFd(const std::shared_ptr<Conn>& c, std::uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = c->fd;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c->fd, &ev) != 0) return false;
+  c->watched = true;
+  watched_[c->fd] = c;
+  return true;
+}
+
+void Server::UnwatchFd(Conn& c) {
+  if (!c.watched) return;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
+  watched_.erase(c.fd);
+  c.watched = false;
+}
+
 bool Server::Idle(const std::shared_ptr<Conn>& c) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_ || !parking_) return false;
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLRDHUP;
-  ev.data.fd = c->fd;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c->fd, &ev) != 0) return false;
+  if (!WatchFd(c, EPOLLIN | EPOLLRDHUP)) return false;
   c->state = Conn::State::kIdle;
-  idle_[c->fd] = c;
   c->at = parked_.emplace(
       SteadyClock::now() + std::chrono::seconds(options_.keep_alive_timeout_s),
       c);
@@ -560,7 +573,11 @@ bool Server::Park(const std::shared_ptr<Conn>& c,
   }
   c->state = Conn::State::kParked;
   c->at = parked_.emplace(c->park->deadline, c);
-  if (c->at == parked_.begin()) WakeWatcher();  // a new earliest
+  // A client that hangs up is noticed at once, not at the deadline (if
+  // the socket cannot be watched, the deadline still ends the wait).
+  // (epoll_wait sees a socket added while it waits).
+  WatchFd(c, EPOLLRDHUP);
+  if (c->at == parked_.begin()) WakeWatcher();  // a new earliest deadline
   return true;
 }
 
@@ -571,6 +588,7 @@ void Server::Ready(const std::shared_ptr<Conn>& c, bool timed_out) {
     return;
   }
   if (c->state != Conn::State::kParked) return;  // a wake-up of the past
+  UnwatchFd(*c);
   parked_.erase(c->at);
   c->state = Conn::State::kServing;
   c->timed_out = timed_out;

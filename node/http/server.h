@@ -111,6 +111,10 @@ class Server {
   void WakeWatcher();
   // Waits for `c`'s next request without a thread. True if it waits.
   bool Idle(const std::shared_ptr<Conn>& c);
+  // Adds `c`'s socket to the watcher's epoll set, or takes it out.
+  // REQUIRES: mu_ held.
+  bool WatchFd(const std::shared_ptr<Conn>& c, std::uint32_t events);
+  void UnwatchFd(Conn& c);
   // Whether a quarter of the pool is free: a parked request then waits on
   // its own thread (WaitHere), as cheap as a blocking wait; otherwise it
   // gives the thread back (Park). So waiting members never hold more
@@ -163,11 +167,12 @@ class Server {
   std::set<int> open_;  // every accepted socket not yet closed
   bool workers_stop_ = false;
   std::vector<std::thread> workers_;
-  // Parked requests and idle connections by deadline; the idle ones also
-  // by socket, in epoll_fd_. event_fd_ interrupts the watcher's wait.
+  // Parked requests and idle connections by deadline, and also by socket
+  // (watched_, in epoll_fd_: readable when idle, hung up when parked).
+  // event_fd_ interrupts the watcher's wait.
   std::multimap<std::chrono::steady_clock::time_point, std::shared_ptr<Conn>>
       parked_;
-  std::map<int, std::shared_ptr<Conn>> idle_;
+  std::map<int, std::shared_ptr<Conn>> watched_;
   // Requests waiting on their own thread (WaitHere), for Stop().
   std::mutex in_place_mu_;
   std::set<InPlace*> in_place_;

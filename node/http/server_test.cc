@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -64,7 +65,8 @@ class ServerTest : public ::testing::Test {
         std::lock_guard<std::mutex> lock(bell_mu_);
         bell_.push_back(std::move(wake));
       };
-      parked->resume = [](bool timed_out) -> Result<Reply> {
+      parked->resume = [this](bool timed_out) -> Result<Reply> {
+        ++resumed_;
         return Reply{200, timed_out ? "timed out" : "woken", "text/plain"};
       };
       return Reply::Later(std::move(parked));
@@ -190,6 +192,7 @@ class ServerTest : public ::testing::Test {
   std::thread thread_;
   std::mutex bell_mu_;
   std::vector<std::function<void()>> bell_;
+  std::atomic<int> resumed_{0};  // /wait answers made
 };
 
 TEST_F(ServerTest, BytesThatAreNotUtf8AreQuotedNotThrown) {
@@ -488,6 +491,21 @@ TEST_F(ServerTest, ARequestThatWouldWaitAsTheServerStopsIsAnsweredAtOnce) {
     thread_.join();
     server_.reset();
   }
+}
+
+// A parked request whose client hangs up is ended then, not at its
+// deadline, so a client cannot keep a socket by opening polls and leaving.
+TEST_F(ServerTest, AParkedRequestWhoseClientHangsUpEndsAtOnce) {
+  Start(ServerOptions{.threads = 2, .wait_in_place = false});
+  int fd = Connect();
+  Send(fd, "GET /wait?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n");
+  WaitParked(1);
+  ASSERT_EQ(ParkedCount(), 1u);
+  ::close(fd);
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (resumed_ == 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_EQ(resumed_, 1);
 }
 
 }  // namespace
