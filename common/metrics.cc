@@ -1,5 +1,6 @@
 #include "common/metrics.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -24,10 +25,15 @@ std::string LabelText(const Labels& labels) {
   return out;
 }
 
-// The shortest text that reads back as `v` (0.0005, not
-// 0.00050000000000000001).
+// Whole numbers as integers (20, not the shortest form 2e+01: counts and
+// gauges are read by people too); others as the shortest text that reads
+// back as `v` (0.0005, not 0.00050000000000000001).
 std::string Number(double v) {
   char buf[64];
+  if (std::nearbyint(v) == v && std::fabs(v) < 9007199254740992.0) {
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+    return buf;
+  }
   for (int precision = 1; precision <= 17; ++precision) {
     std::snprintf(buf, sizeof buf, "%.*g", precision, v);
     if (std::strtod(buf, nullptr) == v) break;

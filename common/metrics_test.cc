@@ -20,6 +20,19 @@ TEST(MetricsTest, GaugeSeriesFromSeveralOwnersAreReadWhenRendering) {
   member = 1;  // read again at each render
   EXPECT_NE(metrics.Render().find("in_flight{listener=\"member\"} 1\n"),
             std::string::npos);
+  // Whole numbers as integers, others as the shortest exact text.
+  for (auto [value, text] : {std::pair{20.0, "20"},
+                             {1234567.0, "1234567"},
+                             {-3.0, "-3"},
+                             {0.0005, "0.0005"},
+                             {2.5, "2.5"}}) {
+    member = value;
+    EXPECT_NE(metrics.Render().find(
+                  std::string("in_flight{listener=\"member\"} ") + text + "\n"),
+              std::string::npos)
+        << text << "\n"
+        << metrics.Render();
+  }
   // The same labels again: the newer reader replaces the older.
   metrics.GaugeSeries("in_flight", "Now.", {{"listener", "admin"}},
                       [] { return 7.0; });
