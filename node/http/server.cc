@@ -198,6 +198,17 @@ Server::Server(ServerOptions options, Router router, Metrics& metrics)
       "Requests being handled now (waiting syncs included), by listener.",
       {{"listener", options_.name}},
       [in_flight = in_flight_] { return double(in_flight->load()); });
+  metrics_.GaugeSeries(
+      "hearth_http_requests_parked",
+      "Requests waiting without a thread (parked long polls), by listener.",
+      {{"listener", options_.name}},
+      [waiting = waiting_] { return double(waiting->parked.load()); });
+  metrics_.GaugeSeries(
+      "hearth_http_connections_idle_watched",
+      "Connections of answered long polls waiting for their next request "
+      "without a thread, by listener.",
+      {{"listener", options_.name}},
+      [waiting = waiting_] { return double(waiting->idle.load()); });
 }
 
 // A connection, between pool threads: what is read and not yet answered,
@@ -212,9 +223,7 @@ struct Server::Conn {
   std::string route;
   SteadyClock::time_point start;
   std::shared_ptr<Parked> park;  // set while parked
-  // Under the server's mu_: where a parked request is; kIdle: a
-  // connection between requests, watched for its next one (see Idle).
-  enum class State { kServing, kArming, kWokenWhileArming, kParked, kIdle };
+  using State = ConnState;       // under the server's mu_; set by SetState
   State state = State::kServing;
   bool timed_out = false;
   bool watched = false;  // its socket is in the watcher's epoll set
@@ -385,7 +394,7 @@ void Server::Stop() {
   // An idle connection goes back too: its read finds it shut down.
   for (auto& [deadline, c] : parked_) {
     UnwatchFd(*c);
-    c->state = Conn::State::kServing;
+    SetState(*c, Conn::State::kServing);
     c->timed_out = true;
     pending_.push_back(c);
   }
@@ -470,11 +479,12 @@ void Server::Watch() {
         UnwatchFd(*c);
         if (c->state == Conn::State::kIdle) {
           // No next request within the keep-alive timeout: close.
+          SetState(*c, Conn::State::kServing);
           open_.erase(c->fd);
           ::close(c->fd);
           continue;
         }
-        c->state = Conn::State::kServing;
+        SetState(*c, Conn::State::kServing);
         c->timed_out = true;
         pending_.push_back(std::move(c));
         cv_.notify_one();
@@ -511,11 +521,22 @@ void Server::Watch() {
       // Idle: its next request (or its close). Parked: its client hung
       // up; answered now, the write fails and frees the connection.
       c->timed_out = c->state == Conn::State::kParked;
-      c->state = Conn::State::kServing;
+      SetState(*c, Conn::State::kServing);
       pending_.push_back(std::move(c));
       cv_.notify_one();
     }
   }
+}
+
+void Server::SetState(Conn& c, ConnState state) {
+  auto count = [&](Conn::State s) -> std::atomic<std::int64_t>* {
+    if (s == Conn::State::kParked) return &waiting_->parked;
+    if (s == Conn::State::kIdle) return &waiting_->idle;
+    return nullptr;
+  };
+  if (auto* n = count(c.state)) n->fetch_sub(1, std::memory_order_relaxed);
+  if (auto* n = count(state)) n->fetch_add(1, std::memory_order_relaxed);
+  c.state = state;
 }
 
 bool Server::WatchFd(const std::shared_ptr<Conn>& c, std::uint32_t events) {
@@ -539,7 +560,7 @@ bool Server::Idle(const std::shared_ptr<Conn>& c) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_ || !parking_) return false;
   if (!WatchFd(c, EPOLLIN | EPOLLRDHUP)) return false;
-  c->state = Conn::State::kIdle;
+  SetState(*c, Conn::State::kIdle);
   c->at = parked_.emplace(
       SteadyClock::now() + std::chrono::seconds(options_.keep_alive_timeout_s),
       c);
@@ -553,7 +574,7 @@ bool Server::Park(const std::shared_ptr<Conn>& c,
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return false;
     c->park = park;
-    c->state = Conn::State::kArming;
+    SetState(*c, Conn::State::kArming);
   }
   // Outside the lock: `arm` may call the wake-up at once, which takes it.
   // Until the request is in parked_ no other thread touches `c`.
@@ -565,13 +586,13 @@ bool Server::Park(const std::shared_ptr<Conn>& c,
   });
   std::lock_guard<std::mutex> lock(mu_);
   if (c->state == Conn::State::kWokenWhileArming || stopping_) {
-    c->state = Conn::State::kServing;
+    SetState(*c, Conn::State::kServing);
     c->timed_out = stopping_;
     pending_.push_back(c);
     cv_.notify_one();
     return true;
   }
-  c->state = Conn::State::kParked;
+  SetState(*c, Conn::State::kParked);
   c->at = parked_.emplace(c->park->deadline, c);
   // A client that hangs up is noticed at once, not at the deadline (if
   // the socket cannot be watched, the deadline still ends the wait).
@@ -584,13 +605,13 @@ bool Server::Park(const std::shared_ptr<Conn>& c,
 void Server::Ready(const std::shared_ptr<Conn>& c, bool timed_out) {
   std::lock_guard<std::mutex> lock(mu_);
   if (c->state == Conn::State::kArming) {
-    c->state = Conn::State::kWokenWhileArming;
+    SetState(*c, Conn::State::kWokenWhileArming);
     return;
   }
   if (c->state != Conn::State::kParked) return;  // a wake-up of the past
   UnwatchFd(*c);
   parked_.erase(c->at);
-  c->state = Conn::State::kServing;
+  SetState(*c, Conn::State::kServing);
   c->timed_out = timed_out;
   pending_.push_back(c);
   cv_.notify_one();

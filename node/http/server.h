@@ -115,6 +115,13 @@ class Server {
   // REQUIRES: mu_ held.
   bool WatchFd(const std::shared_ptr<Conn>& c, std::uint32_t events);
   void UnwatchFd(Conn& c);
+  // Every change of a connection's state, so that the gauges count
+  // parked requests and watched idle connections. REQUIRES: mu_ held.
+  // Where a connection is (under mu_): served by a pool thread; being
+  // parked (arming, or woken while arming); parked; or, between requests
+  // after a parked one, idle in the watcher's epoll set (see Idle).
+  enum class ConnState { kServing, kArming, kWokenWhileArming, kParked, kIdle };
+  void SetState(Conn& c, ConnState state);
   // Whether a quarter of the pool is free: a parked request then waits on
   // its own thread (WaitHere), as cheap as a blocking wait; otherwise it
   // gives the thread back (Park). So waiting members never hold more
@@ -155,6 +162,13 @@ class Server {
   // Requests being dispatched now (hearth_http_requests_in_flight).
   std::shared_ptr<std::atomic<std::int64_t>> in_flight_ =
       std::make_shared<std::atomic<std::int64_t>>(0);
+  // Parked requests and watched idle connections (the gauges read them;
+  // shared, like in_flight_, with a registry that may outlive us).
+  struct Waiting {
+    std::atomic<std::int64_t> parked{0};
+    std::atomic<std::int64_t> idle{0};
+  };
+  std::shared_ptr<Waiting> waiting_ = std::make_shared<Waiting>();
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};

@@ -390,9 +390,26 @@ TEST_F(ServerTest, ParkedRequestsHoldNoThreadAndAnswerWhenWoken) {
   EXPECT_NE(Read(other).find("hello you"), std::string::npos);
   ::close(other);
 
+  EXPECT_NE(metrics_.Render().find(
+                "hearth_http_requests_parked{listener=\"test\"} 20"),
+            std::string::npos)
+      << metrics_.Render();
   EXPECT_EQ(Ring(), 20u);
   for (int fd : waiting)
     EXPECT_NE(Read(fd).find("\r\n\r\nwoken"), std::string::npos);
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (metrics_.Render().find(
+             "hearth_http_connections_idle_watched{listener=\"test\"} 20") ==
+             std::string::npos &&
+         std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(milliseconds(10));
+  EXPECT_NE(metrics_.Render().find(
+                "hearth_http_connections_idle_watched{listener=\"test\"} 20"),
+            std::string::npos)
+      << metrics_.Render();
+  EXPECT_NE(metrics_.Render().find(
+                "hearth_http_requests_parked{listener=\"test\"} 0"),
+            std::string::npos);
   // Between requests the long polls' connections hold no thread either.
   other = Connect();
   auto t0 = std::chrono::steady_clock::now();
