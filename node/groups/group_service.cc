@@ -613,15 +613,19 @@ Result<MemberState> GroupService::Join(const Member& m,
     return Error::Unavailable("peer_unreachable",
                               id.server + " answered for another group");
   const std::uint64_t version = VersionIn(answer);
+  // What the member is told: the answer, or what a newer event left. Set
+  // afresh on each run of the change (the committer may run it twice).
+  MemberState result = state;
   HEARTH_RETURN_IF_ERROR(Commit([&](storage::WriteTxn& txn,
                                     Effects& fx) -> Status {
+    result = state;
     HEARTH_ASSIGN_OR_RETURN(auto taken, GetTaken(txn, group_id, m.member_id));
     if (version != 0 && taken && taken->version > version) {
       // An event the host made after this answer (a ban, a role) was
       // taken first: it holds, and so does the group copy it brought.
       HEARTH_ASSIGN_OR_RETURN(auto r,
                               GetMembership(txn, group_id, m.member_id));
-      state = r ? r->state : MemberState::kNone;
+      result = r ? r->state : MemberState::kNone;
       return Ok();
     }
     HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
@@ -639,9 +643,9 @@ Result<MemberState> GroupService::Join(const Member& m,
     if (state == MemberState::kJoined) fx.backfill.insert(group_id);
     return Ok();
   }));
-  if (state == MemberState::kBanned)  // a ban that overtook the answer
+  if (result == MemberState::kBanned)  // a ban that overtook the answer
     return Error::Forbidden("banned", "you are banned from this group");
-  return state;
+  return result;
 }
 
 Status GroupService::Leave(const Member& m, const std::string& group_id) {

@@ -226,7 +226,10 @@ struct Server::Conn {
   using State = ConnState;       // under the server's mu_; set by SetState
   State state = State::kServing;
   bool timed_out = false;
-  bool watched = false;  // its socket is in the watcher's epoll set
+  // Non-zero while its socket is in the watcher's epoll set: the key of
+  // this registration (an event for an older one, of a socket closed and
+  // its number reused since, finds no entry).
+  std::uint64_t watch_id = 0;
   std::multimap<SteadyClock::time_point, std::shared_ptr<Conn>>::iterator at;
 };
 
@@ -319,7 +322,7 @@ void Server::Serve() {
   event_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   epoll_event ev{};
   ev.events = EPOLLIN;
-  ev.data.fd = event_fd_;
+  ev.data.u64 = 0;  // watch ids start at 1
   parking_ = epoll_fd_ >= 0 && event_fd_ >= 0 &&
              ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, event_fd_, &ev) == 0;
   if (!parking_) {
@@ -506,20 +509,22 @@ void Server::Watch() {
     }
     std::lock_guard<std::mutex> lock(mu_);
     for (int i = 0; i < n; ++i) {
-      int fd = events[i].data.fd;
-      if (fd == event_fd_) {
+      const std::uint64_t id = events[i].data.u64;
+      if (id == 0) {
         std::uint64_t count;
         while (::read(event_fd_, &count, sizeof count) > 0) {
         }
         continue;
       }
-      auto it = watched_.find(fd);
-      if (it == watched_.end()) continue;
+      auto it = watched_.find(id);
+      if (it == watched_.end()) continue;  // unwatched since epoll_wait
       std::shared_ptr<Conn> c = it->second;
       UnwatchFd(*c);
       parked_.erase(c->at);
-      // Idle: its next request (or its close). Parked: its client hung
-      // up; answered now, the write fails and frees the connection.
+      // Idle: its next request (or its close). Parked: its client hung up
+      // (or shut down its sending side only: such a client's long polls
+      // are answered at once, empty); answered now, the write fails and
+      // frees the connection.
       c->timed_out = c->state == Conn::State::kParked;
       SetState(*c, Conn::State::kServing);
       pending_.push_back(std::move(c));
@@ -542,18 +547,18 @@ void Server::SetState(Conn& c, ConnState state) {
 bool Server::WatchFd(const std::shared_ptr<Conn>& c, std::uint32_t events) {
   epoll_event ev{};
   ev.events = events;
-  ev.data.fd = c->fd;
+  ev.data.u64 = next_watch_id_;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c->fd, &ev) != 0) return false;
-  c->watched = true;
-  watched_[c->fd] = c;
+  c->watch_id = next_watch_id_++;
+  watched_[c->watch_id] = c;
   return true;
 }
 
 void Server::UnwatchFd(Conn& c) {
-  if (!c.watched) return;
+  if (c.watch_id == 0) return;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
-  watched_.erase(c.fd);
-  c.watched = false;
+  watched_.erase(c.watch_id);
+  c.watch_id = 0;
 }
 
 bool Server::Idle(const std::shared_ptr<Conn>& c) {

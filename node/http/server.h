@@ -186,7 +186,8 @@ class Server {
   // event_fd_ interrupts the watcher's wait.
   std::multimap<std::chrono::steady_clock::time_point, std::shared_ptr<Conn>>
       parked_;
-  std::map<int, std::shared_ptr<Conn>> watched_;
+  std::map<std::uint64_t, std::shared_ptr<Conn>> watched_;  // by watch id
+  std::uint64_t next_watch_id_ = 1;
   // Requests waiting on their own thread (WaitHere), for Stop().
   std::mutex in_place_mu_;
   std::set<InPlace*> in_place_;
