@@ -139,12 +139,6 @@ TEST(ConfigTest, HostPortParsing) {
   EXPECT_FALSE(HostPort::Parse("host:8o"));
 }
 
-}  // namespace
-}  // namespace hearth
-
-namespace hearth {
-namespace {
-
 TEST(ConfigTest, TrustedProxiesAreIpAddresses) {
   auto r = Parse(
       "[node]\nserver_name = \"a.test\"\ntrusted_proxies = [\"127.0.0.1\", "
@@ -168,12 +162,6 @@ TEST(ConfigTest, Argon2MemoryMustCoverItsLanes) {
             "8 KiB per lane: 128 for password_parallelism = 16");
 }
 
-}  // namespace
-}  // namespace hearth
-
-namespace hearth {
-namespace {
-
 TEST(ConfigTest, RetryBackOffIsCappedAtAnHour) {
   auto r = Parse(
       "[node]\nserver_name = \"a.test\"\n[federation]\n"
@@ -186,12 +174,6 @@ TEST(ConfigTest, RetryBackOffIsCappedAtAnHour) {
             "hearth.toml: federation.retry_max_s: must be between 1 and 3600, "
             "got 86400");
 }
-
-}  // namespace
-}  // namespace hearth
-
-namespace hearth {
-namespace {
 
 TEST(ConfigTest, TheQueueCollapseLimitIsReadAndBounded) {
   auto r = Parse(

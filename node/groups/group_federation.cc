@@ -699,8 +699,7 @@ Status GroupService::ApplyMembership(storage::WriteTxn& txn,
     return Ok();
   }
   HEARTH_RETURN_IF_ERROR(
-      PutTaken(txn, group_id, member,
-               Taken{std::max(version, taken ? taken->version : 0), host_ts}));
+      PutTaken(txn, group_id, member, Taken::After(taken, version, host_ts)));
   HEARTH_RETURN_IF_ERROR(t_->groups.Put(txn, group_id, g));
   if (state == MemberState::kNone) {
     HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, member, fx));

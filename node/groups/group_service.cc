@@ -189,6 +189,13 @@ std::uint64_t GroupService::VersionIn(const json& j) {
   return it->get<std::uint64_t>();
 }
 
+std::int64_t GroupService::HostTsIn(const json& answer) const {
+  return answer.is_object() && answer.contains("ts") &&
+                 answer["ts"].is_number_integer()
+             ? answer["ts"].get<std::int64_t>()
+             : d_.clock.NowMs();
+}
+
 Result<std::optional<GroupService::Taken>> GroupService::GetTaken(
     const storage::Txn& txn, const std::string& gid,
     const std::string& member) const {
@@ -605,10 +612,7 @@ Result<MemberState> GroupService::Join(const Member& m,
     return Error::Unavailable("peer_unreachable",
                               id.server + " gave an answer we cannot read");
   HEARTH_ASSIGN_OR_RETURN(GroupRecord g, GroupFromJson(answer["group"]));
-  std::int64_t host_ts =
-      answer.contains("ts") && answer["ts"].is_number_integer()
-          ? answer["ts"].get<std::int64_t>()
-          : d_.clock.NowMs();
+  const std::int64_t host_ts = HostTsIn(answer);
   if (g.group_id != group_id)
     return Error::Unavailable("peer_unreachable",
                               id.server + " answered for another group");
@@ -635,9 +639,8 @@ Result<MemberState> GroupService::Join(const Member& m,
                       MembershipRecord{m.member_id, state, role, false,
                                        accept_rules ? now : 0, host_ts},
                       fx));
-    HEARTH_RETURN_IF_ERROR(PutTaken(
-        txn, group_id, m.member_id,
-        Taken{std::max(version, taken ? taken->version : 0), host_ts}));
+    HEARTH_RETURN_IF_ERROR(PutTaken(txn, group_id, m.member_id,
+                                    Taken::After(taken, version, host_ts)));
     HEARTH_RETURN_IF_ERROR(
         TellMember(txn, group_id, m.member_id, state, role, fx));
     if (state == MemberState::kJoined) fx.backfill.insert(group_id);
@@ -677,10 +680,7 @@ Status GroupService::Leave(const Member& m, const std::string& group_id) {
   const bool banned = answer.is_object() && answer.contains("status") &&
                       answer["status"] == "banned";
   const std::uint64_t version = VersionIn(answer);
-  const std::int64_t host_ts = answer.is_object() && answer.contains("ts") &&
-                                       answer["ts"].is_number_integer()
-                                   ? answer["ts"].get<std::int64_t>()
-                                   : d_.clock.NowMs();
+  const std::int64_t host_ts = HostTsIn(answer);
   return Commit([&](storage::WriteTxn& txn, Effects& fx) -> Status {
     HEARTH_ASSIGN_OR_RETURN(auto taken, GetTaken(txn, group_id, m.member_id));
     if (version != 0 && taken && taken->version > version) return Ok();
@@ -694,9 +694,8 @@ Status GroupService::Leave(const Member& m, const std::string& group_id) {
     } else {
       HEARTH_RETURN_IF_ERROR(DeleteMembership(txn, group_id, m.member_id, fx));
     }
-    HEARTH_RETURN_IF_ERROR(PutTaken(
-        txn, group_id, m.member_id,
-        Taken{std::max(version, taken ? taken->version : 0), host_ts}));
+    HEARTH_RETURN_IF_ERROR(PutTaken(txn, group_id, m.member_id,
+                                    Taken::After(taken, version, host_ts)));
     return TellMember(txn, group_id, m.member_id, state, Role::kMember, fx);
   });
 }

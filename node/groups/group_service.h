@@ -16,6 +16,7 @@
 // the sync stream, all in one transaction.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -319,12 +320,19 @@ class GroupService {
   // The `version` in a host's answer or event content; 0 when absent or
   // not a positive integer (a host of an older build).
   static std::uint64_t VersionIn(const nlohmann::json& j);
+  // The host's `ts` in its answer, or our clock if it sent none.
+  std::int64_t HostTsIn(const nlohmann::json& answer) const;
   // On a member's node: the host's version and time of the last change to
   // `member`'s state in a remote group that this node took, kept after
   // the row is gone (a leave, a refusal, an unban).
   struct Taken {
     std::uint64_t version = 0;  // 0: the host sent none (an older build)
     std::int64_t ts = 0;
+    // The marker once a word of `version` (0: none) at `ts` is taken.
+    static Taken After(const std::optional<Taken>& last, std::uint64_t version,
+                       std::int64_t ts) {
+      return Taken{std::max(version, last ? last->version : 0), ts};
+    }
   };
   Result<std::optional<Taken>> GetTaken(const storage::Txn& txn,
                                         const std::string& gid,

@@ -395,14 +395,8 @@ void Server::Stop() {
   if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
   for (int fd : open_) ::shutdown(fd, SHUT_RD);
   // An idle connection goes back too: its read finds it shut down.
-  for (auto& [deadline, c] : parked_) {
-    UnwatchFd(*c);
-    SetState(*c, Conn::State::kServing);
-    c->timed_out = true;
-    pending_.push_back(c);
-  }
+  for (auto& [deadline, c] : parked_) Requeue(c, true);
   parked_.clear();
-  cv_.notify_all();
 }
 
 void Server::WakeWatcher() {
@@ -439,33 +433,31 @@ bool Server::HasSpareThreads() const {
 }
 
 Result<Reply> Server::WaitHere(const std::shared_ptr<Parked>& park) {
+  auto here = std::make_shared<InPlace>();
   {
-    auto here = std::make_shared<InPlace>();
-    {
-      std::lock_guard<std::mutex> lock(in_place_mu_);
-      here->stop = stopping_;
-      in_place_.insert(here.get());
-    }
-    // The wake-up may come late, after this wait ended: it only touches
-    // `here`, which it keeps alive.
-    park->arm([here] {
-      std::lock_guard<std::mutex> lock(here->mu);
-      here->woken = true;
-      here->cv.notify_one();
-    });
-    bool woken;
-    {
-      std::unique_lock<std::mutex> lock(here->mu);
-      here->cv.wait_until(lock, park->deadline,
-                          [&] { return here->woken || here->stop; });
-      woken = here->woken;
-    }
-    {
-      std::lock_guard<std::mutex> lock(in_place_mu_);
-      in_place_.erase(here.get());
-    }
-    return Resume(park, !woken);
+    std::lock_guard<std::mutex> lock(in_place_mu_);
+    here->stop = stopping_;
+    in_place_.insert(here.get());
   }
+  // The wake-up may come late, after this wait ended: it only touches
+  // `here`, which it keeps alive.
+  park->arm([here] {
+    std::lock_guard<std::mutex> lock(here->mu);
+    here->woken = true;
+    here->cv.notify_one();
+  });
+  bool woken;
+  {
+    std::unique_lock<std::mutex> lock(here->mu);
+    here->cv.wait_until(lock, park->deadline,
+                        [&] { return here->woken || here->stop; });
+    woken = here->woken;
+  }
+  {
+    std::lock_guard<std::mutex> lock(in_place_mu_);
+    in_place_.erase(here.get());
+  }
+  return Resume(park, !woken);
 }
 
 void Server::Watch() {
@@ -479,18 +471,15 @@ void Server::Watch() {
       while (!parked_.empty() && parked_.begin()->first <= now) {
         std::shared_ptr<Conn> c = std::move(parked_.begin()->second);
         parked_.erase(parked_.begin());
-        UnwatchFd(*c);
         if (c->state == Conn::State::kIdle) {
           // No next request within the keep-alive timeout: close.
+          UnwatchFd(*c);
           SetState(*c, Conn::State::kServing);
           open_.erase(c->fd);
           ::close(c->fd);
           continue;
         }
-        SetState(*c, Conn::State::kServing);
-        c->timed_out = true;
-        pending_.push_back(std::move(c));
-        cv_.notify_one();
+        Requeue(c, true);
       }
       if (!parked_.empty()) {
         auto wait = std::chrono::ceil<std::chrono::milliseconds>(
@@ -519,18 +508,22 @@ void Server::Watch() {
       auto it = watched_.find(id);
       if (it == watched_.end()) continue;  // unwatched since epoll_wait
       std::shared_ptr<Conn> c = it->second;
-      UnwatchFd(*c);
       parked_.erase(c->at);
       // Idle: its next request (or its close). Parked: its client hung up
       // (or shut down its sending side only: such a client's long polls
       // are answered at once, empty); answered now, the write fails and
       // frees the connection.
-      c->timed_out = c->state == Conn::State::kParked;
-      SetState(*c, Conn::State::kServing);
-      pending_.push_back(std::move(c));
-      cv_.notify_one();
+      Requeue(c, c->state == Conn::State::kParked);
     }
   }
+}
+
+void Server::Requeue(const std::shared_ptr<Conn>& c, bool timed_out) {
+  UnwatchFd(*c);
+  SetState(*c, Conn::State::kServing);
+  c->timed_out = timed_out;
+  pending_.push_back(c);
+  cv_.notify_one();
 }
 
 void Server::SetState(Conn& c, ConnState state) {
@@ -591,17 +584,14 @@ bool Server::Park(const std::shared_ptr<Conn>& c,
   });
   std::lock_guard<std::mutex> lock(mu_);
   if (c->state == Conn::State::kWokenWhileArming || stopping_) {
-    SetState(*c, Conn::State::kServing);
-    c->timed_out = stopping_;
-    pending_.push_back(c);
-    cv_.notify_one();
+    Requeue(c, stopping_);
     return true;
   }
   SetState(*c, Conn::State::kParked);
   c->at = parked_.emplace(c->park->deadline, c);
-  // A client that hangs up is noticed at once, not at the deadline (if
-  // the socket cannot be watched, the deadline still ends the wait).
-  // (epoll_wait sees a socket added while it waits).
+  // A client that hangs up is noticed at once, not at the deadline
+  // (epoll_wait sees a socket added while it waits; if it cannot be
+  // watched, the deadline still ends the wait).
   WatchFd(c, EPOLLRDHUP);
   if (c->at == parked_.begin()) WakeWatcher();  // a new earliest deadline
   return true;
@@ -614,12 +604,8 @@ void Server::Ready(const std::shared_ptr<Conn>& c, bool timed_out) {
     return;
   }
   if (c->state != Conn::State::kParked) return;  // a wake-up of the past
-  UnwatchFd(*c);
   parked_.erase(c->at);
-  SetState(*c, Conn::State::kServing);
-  c->timed_out = timed_out;
-  pending_.push_back(c);
-  cv_.notify_one();
+  Requeue(c, timed_out);
 }
 
 bool Server::ServeConnection(const std::shared_ptr<Conn>& c) {
@@ -746,6 +732,23 @@ std::string Server::ClientAddress(const RawRequest& raw,
   return last.substr(begin, end - begin + 1);
 }
 
+namespace {
+
+// A handler's (or a continuation's) reply; an exception becomes Internal
+// instead of taking the pool thread down.
+template <typename F>
+Result<Reply> Guarded(F&& call) {
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    return Error::Internal(std::string("exception: ") + e.what());
+  } catch (...) {
+    return Error::Internal("exception");
+  }
+}
+
+}  // namespace
+
 Result<Reply> Server::Handle(const RawRequest& raw, const std::string& peer,
                              std::string* route) {
   *route = "unmatched";
@@ -755,24 +758,12 @@ Result<Reply> Server::Handle(const RawRequest& raw, const std::string& peer,
   if (!match) return match.error();
   *route = match->route->pattern;
   Request request{raw, std::move(match->params), ClientAddress(raw, peer)};
-  try {
-    return match->route->handler(request);
-  } catch (const std::exception& e) {
-    return Error::Internal(std::string("exception: ") + e.what());
-  } catch (...) {
-    return Error::Internal("exception");
-  }
+  return Guarded([&] { return match->route->handler(request); });
 }
 
 Result<Reply> Server::Resume(const std::shared_ptr<Parked>& park,
                              bool timed_out) {
-  try {
-    return park->resume(timed_out);
-  } catch (const std::exception& e) {
-    return Error::Internal(std::string("exception: ") + e.what());
-  } catch (...) {
-    return Error::Internal("exception");
-  }
+  return Guarded([&] { return park->resume(timed_out); });
 }
 
 Server::Response Server::Respond(const RawRequest& raw,

@@ -122,6 +122,9 @@ class Server {
   // after a parked one, idle in the watcher's epoll set (see Idle).
   enum class ConnState { kServing, kArming, kWokenWhileArming, kParked, kIdle };
   void SetState(Conn& c, ConnState state);
+  // Out of the watch, back in the pool's queue. REQUIRES: mu_ held, and
+  // `c` already out of parked_.
+  void Requeue(const std::shared_ptr<Conn>& c, bool timed_out);
   // Whether a quarter of the pool is free: a parked request then waits on
   // its own thread (WaitHere), as cheap as a blocking wait; otherwise it
   // gives the thread back (Park). So waiting members never hold more

@@ -180,6 +180,17 @@ class ServerTest : public ::testing::Test {
     std::lock_guard<std::mutex> lock(bell_mu_);
     return bell_.size();
   }
+  // Sends a 30 s long poll on a new connection and waits until it is
+  // parked; returns the socket, or -1 if it was not parked in 5 s.
+  int ParkOne() {
+    int fd = Connect();
+    size_t before = ParkedCount();
+    Send(fd, "GET /wait?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n");
+    WaitParked(before + 1);
+    if (ParkedCount() == before + 1) return fd;
+    ::close(fd);
+    return -1;
+  }
   // Waits (up to 5 s) until `n` wake-ups are held.
   void WaitParked(size_t n) {
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -453,10 +464,8 @@ TEST_F(ServerTest, AParkedRequestAnswersAtItsDeadline) {
 
 TEST_F(ServerTest, StopAnswersParkedRequestsAtOnce) {
   Start(ServerOptions{.threads = 2, .wait_in_place = false});
-  int fd = Connect();
-  Send(fd, "GET /wait?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n");
-  WaitParked(1);
-  ASSERT_EQ(ParkedCount(), 1u);
+  int fd = ParkOne();
+  ASSERT_GE(fd, 0);
   auto t0 = std::chrono::steady_clock::now();
   server_->Stop();
   std::string r = Read(fd);
@@ -514,10 +523,8 @@ TEST_F(ServerTest, ARequestThatWouldWaitAsTheServerStopsIsAnsweredAtOnce) {
 // deadline, so a client cannot keep a socket by opening polls and leaving.
 TEST_F(ServerTest, AParkedRequestWhoseClientHangsUpEndsAtOnce) {
   Start(ServerOptions{.threads = 2, .wait_in_place = false});
-  int fd = Connect();
-  Send(fd, "GET /wait?ms=30000 HTTP/1.1\r\nHost: x\r\n\r\n");
-  WaitParked(1);
-  ASSERT_EQ(ParkedCount(), 1u);
+  int fd = ParkOne();
+  ASSERT_GE(fd, 0);
   ::close(fd);
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (resumed_ == 0 && std::chrono::steady_clock::now() < until)

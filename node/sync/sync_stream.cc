@@ -132,16 +132,6 @@ SyncHub::Waiter::~Waiter() {
   --hub_.waiting_;
 }
 
-bool SyncHub::Waiter::Wait(std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock<std::mutex> lock(hub_.mu_);
-  Slot& slot = *slot_;
-  bool woke = slot.cv.wait_until(lock, deadline, [&] {
-    return hub_.stopped_ || slot.generation != seen_;
-  });
-  seen_ = slot.generation;
-  return woke && !hub_.stopped_;
-}
-
 void SyncHub::Waiter::Listen(std::function<void()> wake) {
   {
     std::lock_guard<std::mutex> lock(hub_.mu_);
@@ -174,7 +164,6 @@ std::unique_ptr<SyncHub::Waiter> SyncHub::Register(const std::string& member) {
 }
 
 void SyncHub::Notify(const std::vector<std::string>& members) {
-  std::vector<std::shared_ptr<Waiter::Slot>> woken;
   std::vector<std::function<void()>> wakes;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -182,31 +171,26 @@ void SyncHub::Notify(const std::vector<std::string>& members) {
       auto it = slots_.find(m);
       if (it == slots_.end()) continue;
       ++it->second->generation;
-      woken.push_back(it->second);
       for (auto& [w, wake] : it->second->listeners)
         wakes.push_back(std::move(wake));
       it->second->listeners.clear();
     }
   }
-  // A waiter checks the generation under the lock before it sleeps, so a
-  // wake-up sent after the lock is released is not lost.
-  for (const auto& slot : woken) slot->cv.notify_all();
+  // A waiter checks the generation under the lock when it listens, so a
+  // notification sent before it does is not lost.
   for (const auto& wake : wakes) wake();
 }
 
 void SyncHub::Stop() {
-  std::vector<std::shared_ptr<Waiter::Slot>> all;
   std::vector<std::function<void()>> wakes;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopped_ = true;
     for (auto& [m, slot] : slots_) {
-      all.push_back(slot);
       for (auto& [w, wake] : slot->listeners) wakes.push_back(std::move(wake));
       slot->listeners.clear();
     }
   }
-  for (const auto& slot : all) slot->cv.notify_all();
   for (const auto& wake : wakes) wake();
 }
 

@@ -14,7 +14,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -90,23 +89,19 @@ class SyncHub {
     struct Slot {
       std::uint64_t generation = 0;  // guarded by the hub's mutex
       int waiters = 0;               // likewise
-      std::condition_variable cv;
-      // Waiters without a thread (Listen), by waiter; likewise guarded.
+      // The wake-ups set by Listen, by waiter; likewise guarded.
       std::map<const Waiter*, std::function<void()>> listeners;
     };
 
     ~Waiter();
     Waiter(const Waiter&) = delete;
     Waiter& operator=(const Waiter&) = delete;
-    // Waits until the member is notified after registration (or since the
-    // last Wait), or until `deadline`, or the hub stops. True if notified.
-    bool Wait(std::chrono::steady_clock::time_point deadline);
-    // Wait without a thread: calls `wake` once, on the notifying thread,
-    // at the first notification after registration (or since the last
-    // Wait or Listen), or at once if there was one already or the hub
-    // stopped. Replaces a listener set before. Destroying the waiter
-    // drops it; a `wake` under way may still run, so it must not reach
-    // the waiter itself.
+    // Calls `wake` once, on the notifying thread, at the first
+    // notification after registration (or since the last Listen), or at
+    // once if there was one already or the hub stopped. The caller waits
+    // as it likes (node/api/sync_api.cc: parked, or on its thread). Replaces a
+    // listener set before. Destroying the waiter drops it; a `wake` under way
+    // may still run, so it must not reach the waiter itself.
     void Listen(std::function<void()> wake);
     // Whether the hub stopped (a resumed waiter then answers at once).
     bool stopped() const;
@@ -128,10 +123,9 @@ class SyncHub {
   size_t waiting() const;
 
  private:
-  // One per member with a waiter (so a post wakes its members' threads
-  // and no others). Shared so that Notify can wake them after letting go
-  // of the lock (a thread woken while the lock is held would only block
-  // on it again), even if the waiter leaves meanwhile.
+  // One per member with a waiter (so a post wakes its members' waiters
+  // and no others); each waiter holds its own. Notify and Stop take the
+  // wake-ups out under the lock and call them after letting go of it.
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Waiter::Slot>> slots_;
   size_t waiting_ = 0;

@@ -3,15 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <thread>
+#include <memory>
+#include <vector>
 
 #include "storage/committer.h"
 #include "tests/support/temp_dir.h"
 
 namespace hearth {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 class SyncStreamTest : public ::testing::Test {
  protected:
@@ -94,48 +93,47 @@ TEST(SyncHubTest, ANotificationWakesOnlyThatMembersWaiters) {
   auto x = hub.Register("@x@a.test");
   auto y = hub.Register("@y@a.test");
   EXPECT_EQ(hub.waiting(), 2u);
-  std::atomic<bool> x_woke{false};
-  std::thread t(
-      [&] { x_woke = x->Wait(Clock::now() + std::chrono::seconds(10)); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::atomic<bool> x_woke{false}, y_woke{false};
+  x->Listen([&] { x_woke = true; });
+  y->Listen([&] { y_woke = true; });
+  EXPECT_FALSE(x_woke);
   hub.Notify({"@x@a.test", "@nobody@a.test"});
-  t.join();
   EXPECT_TRUE(x_woke);
-  // y was not notified: it times out.
-  auto start = Clock::now();
-  EXPECT_FALSE(y->Wait(Clock::now() + std::chrono::milliseconds(100)));
-  EXPECT_GE(Clock::now() - start, std::chrono::milliseconds(90));
+  // y was not notified.
+  EXPECT_FALSE(y_woke);
 }
 
 TEST(SyncHubTest, ANotificationBeforeTheWaitIsNotLost) {
   SyncHub hub;
   auto w = hub.Register("@x@a.test");
   hub.Notify({"@x@a.test"});  // between reading the stream and waiting
-  auto start = Clock::now();
-  EXPECT_TRUE(w->Wait(Clock::now() + std::chrono::seconds(10)));
-  EXPECT_LT(Clock::now() - start, std::chrono::seconds(1));
-  // Consumed: the next wait blocks again.
-  EXPECT_FALSE(w->Wait(Clock::now() + std::chrono::milliseconds(50)));
+  bool woke = false;
+  w->Listen([&] { woke = true; });
+  EXPECT_TRUE(woke);  // at once
+  // Consumed: the next wait waits again, until the next notification.
+  woke = false;
+  w->Listen([&] { woke = true; });
+  EXPECT_FALSE(woke);
+  hub.Notify({"@x@a.test"});
+  EXPECT_TRUE(woke);
 }
 
 TEST(SyncHubTest, StopReleasesEveryWaiterAndUnregisteringForgetsTheSlot) {
   SyncHub hub;
-  std::vector<std::thread> threads;
+  std::vector<std::unique_ptr<SyncHub::Waiter>> waiters;
   std::atomic<int> released{0};
   for (int i = 0; i < 8; ++i) {
-    threads.emplace_back([&, i] {
-      auto w = hub.Register("@m" + std::to_string(i % 3) + "@a.test");
-      w->Wait(Clock::now() + std::chrono::seconds(30));
-      ++released;
-    });
+    waiters.push_back(hub.Register("@m" + std::to_string(i % 3) + "@a.test"));
+    waiters.back()->Listen([&] { ++released; });
   }
-  while (hub.waiting() < 8)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  auto start = Clock::now();
+  EXPECT_EQ(hub.waiting(), 8u);
   hub.Stop();
-  for (auto& t : threads) t.join();
   EXPECT_EQ(released, 8);
-  EXPECT_LT(Clock::now() - start, std::chrono::seconds(5));
+  EXPECT_TRUE(waiters.front()->stopped());
+  // A waiter that listens after the stop is released at once.
+  waiters.front()->Listen([&] { ++released; });
+  EXPECT_EQ(released, 9);
+  waiters.clear();
   EXPECT_EQ(hub.waiting(), 0u);
 }
 
